@@ -28,6 +28,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def check_output_dir(path: str | Path, force: bool = False) -> None:
+    """Refuse an output folder that exists and is not empty (unless `force`); call before long work."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError("exists and is not a folder", path)
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise UserError("output folder is not empty (pass --force to replace it)", path)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     """Yield a temporary folder next to `path`; it replaces `path` only if the block succeeds.
@@ -35,10 +44,7 @@ def atomic_dir(path: str | Path, force: bool = False) -> Iterator[Path]:
     An existing non-empty `path` is refused unless `force` is true.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UserError("exists and is not a folder", path)
-    if path.is_dir() and any(path.iterdir()) and not force:
-        raise UserError("output folder is not empty (pass --force to replace it)", path)
+    check_output_dir(path, force)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:

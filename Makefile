@@ -1,0 +1,40 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+UCFDVS := $(VENV)/bin/ucfdvs
+DEMO := demo
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv clean
+
+venv: $(STAMP)
+
+# Python 3.10 is required by lava-nc 0.10 / lava-dl 0.6: python3.10 on PATH, else a pyenv-installed 3.10.
+$(STAMP): requirements.txt pyproject.toml
+	@if [ ! -x $(PY) ]; then \
+	  py=""; \
+	  for cand in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 2>/dev/null | sort -V -r); do \
+	    if $$cand -c 'import sys, venv; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then py=$$cand; break; fi; \
+	  done; \
+	  if [ -z "$$py" ]; then echo "error: Python 3.10 not found (lava-nc 0.10 needs it): install python3.10 or 'pyenv install 3.10'" >&2; exit 1; fi; \
+	  echo "creating $(VENV) with $$py"; \
+	  $$py -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(UCFDVS) synth-features --out $(DEMO)/data --seed 0 --force
+	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-linear --model linear --iterations 1500 --eval-every 250 --force
+	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-msf --model msf --iterations 1500 --eval-every 250 --force
+	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-linear/best.pt --out $(DEMO)/eval-linear --force
+	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-msf/best.pt --out $(DEMO)/eval-msf --force
+	$(UCFDVS) summary --eval MSF=$(DEMO)/eval-msf --eval linear-MIL=$(DEMO)/eval-linear --out $(DEMO)/report.md
+	@cat $(DEMO)/report.md | sed -n '1,12p'
+
+test: $(STAMP)
+	$(VENV)/bin/pytest tests
+
+clean:
+	rm -rf $(DEMO)

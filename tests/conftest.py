@@ -1,0 +1,33 @@
+"""Shared fixtures: a tiny synthetic dataset in the official layout, and the CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from train.cli import main
+from train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TINY = SyntheticFeatureConfig(n_train=16, n_test=8, median_snippets=30, min_snippets=8, max_snippets=60)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small dataset (16 train, 8 test videos, 8-60 snippets each); tests must not modify it."""
+    root = tmp_path_factory.mktemp("data") / "tiny"
+    write_synthetic_features(root, TINY, seed=3)
+    return root
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture):
+    """Run `ucfdvs ARGS...` in-process; returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -1,0 +1,158 @@
+"""`ucfdvs`: one console script, one subcommand per stage.
+
+Each stage module registers its subcommand here; user mistakes (`UserError`) print one line and
+exit with status 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from train import __version__
+from train.errors import UserError
+
+
+def _layout(args: argparse.Namespace):
+    from train.layout import FeatureLayout
+
+    return FeatureLayout(Path(args.data), args.extractor, args.modality)
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
+
+    parser.add_argument("--data", required=True, help="dataset root in the official feature layout")
+    parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
+    parser.add_argument("--modality", default=DEFAULT_MODALITY, help="features_video/<extractor>/<modality> (default %(default)s)")
+
+
+def cmd_synth_features(args: argparse.Namespace) -> None:
+    from train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+
+    try:
+        config = SyntheticFeatureConfig(
+            n_train=args.train_videos, n_test=args.test_videos, median_snippets=args.median_snippets,
+            anomaly_strength=args.anomaly_strength,
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    counts = write_synthetic_features(args.out, config, seed=args.seed, force=args.force)
+    print(f"wrote {counts['train']} train and {counts['test']} test videos to {args.out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from train.trainer import TrainConfig, resolve_device, train
+
+    if args.iterations < 1 or args.eval_every < 1:
+        raise UserError("--iterations and --eval-every must be >= 1")
+    config = TrainConfig(
+        arch=args.model, iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed
+    )
+    best = train(
+        _layout(args), Path(args.out), config, resolve_device(args.device),
+        resume=Path(args.resume) if args.resume else None, force=args.force,
+    )
+    print(json.dumps({"best": best}, indent=2))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from train.checkpoint import load_checkpoint
+    from train.evaluate import TestSet, write_evaluation
+    from train.atomic import check_output_dir
+    from train.trainer import resolve_device
+
+    check_output_dir(args.out, args.force)
+    device = resolve_device(args.device)
+    checkpoint = load_checkpoint(args.checkpoint)
+    model = checkpoint.model.to(device)
+    test_set = TestSet(_layout(args), model.feature_dim)
+    metrics, scored = test_set.evaluate(model, device, progress=True)
+    extra = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": checkpoint.sha256, "arch": checkpoint.arch,
+             "n_videos": len(scored), "device": str(device)}
+    write_evaluation(Path(args.out), metrics, scored, extra, plots=args.plots, force=args.force)
+    print(json.dumps({key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}, indent=2))
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    from train.summary import write_summary
+
+    runs = {}
+    for item in args.eval:
+        name, sep, folder = item.partition("=")
+        if not sep:
+            raise UserError(f"--eval expects NAME=FOLDER, got {item!r}")
+        runs[name] = Path(folder)
+    write_summary(runs, Path(args.out), title=args.title)
+    print(f"wrote {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ucfdvs",
+        description="UCF-Crime-DVS anomaly detection with spiking networks: data, training, export, Lava runtime, benchmarks.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = commands.add_parser("synth-features", help="write the synthetic feature dataset in the official layout")
+    synth.add_argument("--out", required=True, help="dataset root to create")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--train-videos", type=int, default=400, help="videos in train_split.txt (default %(default)s)")
+    synth.add_argument("--test-videos", type=int, default=120, help="videos in test_split.txt (default %(default)s)")
+    synth.add_argument("--median-snippets", type=int, default=120, help="median video length in snippets (default %(default)s)")
+    synth.add_argument("--anomaly-strength", type=float, default=4.0, help="scale of all anomaly signatures (default %(default)s)")
+    synth.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    synth.set_defaults(func=cmd_synth_features)
+
+    train = commands.add_parser("train", help="train MSF (or the linear baseline) with top-k MIL")
+    _add_data_arguments(train)
+    train.add_argument("--out", required=True, help="run folder (config.json, metrics.csv, last.pt, best.pt)")
+    train.add_argument("--model", choices=("msf", "linear"), default="msf")
+    train.add_argument("--iterations", type=int, default=3000)
+    train.add_argument("--eval-every", type=int, default=100, help="evaluate on the test split every N iterations")
+    train.add_argument("--lr", type=float, default=1e-4)
+    train.add_argument("--seed", type=int, default=1213)
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default %(default)s)")
+    train.add_argument("--resume", help="continue from this checkpoint (a run's last.pt)")
+    train.add_argument("--force", action="store_true", help="replace a run already in --out")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("eval", help="score the test split: metrics.json, scores.npz, ROC and per-video plots")
+    _add_data_arguments(evaluate)
+    evaluate.add_argument("--checkpoint", required=True)
+    evaluate.add_argument("--out", required=True, help="output folder")
+    evaluate.add_argument("--plots", type=int, default=8, help="number of per-video score plots (default %(default)s)")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    evaluate.set_defaults(func=cmd_eval)
+
+    summary = commands.add_parser("summary", help="a Markdown summary of one or more evaluations")
+    summary.add_argument("--eval", action="append", required=True, metavar="NAME=FOLDER", help="an `ucfdvs eval` output folder")
+    summary.add_argument("--out", required=True, help="Markdown file to write")
+    summary.add_argument("--title", default="UCF-Crime-DVS anomaly detection")
+    summary.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except UserError as err:
+        print(f"ucfdvs {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ucfdvs {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Architectures by name, so a checkpoint can say what it holds and be rebuilt from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from train.errors import UserError
+from train.model.linear_mil import LinearMIL, LinearMILConfig
+from train.model.msf import MSF, MSFConfig
+
+ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
+    "msf": (MSF, MSFConfig),
+    "linear": (LinearMIL, LinearMILConfig),
+}
+
+
+def build_model(arch: str, hyperparameters: dict[str, Any] | None = None) -> nn.Module:
+    """A fresh model of architecture `arch` (`msf` or `linear`) with the given hyper-parameters."""
+    if arch not in ARCHITECTURES:
+        raise UserError(f"unknown architecture {arch!r} (known: {', '.join(ARCHITECTURES)})")
+    model_cls, config_cls = ARCHITECTURES[arch]
+    values = dict(hyperparameters or {})
+    if "dilations" in values:
+        values["dilations"] = tuple(values["dilations"])
+    try:
+        config = config_cls(**values)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"bad hyper-parameters for {arch}: {err}") from None
+    return model_cls(config)

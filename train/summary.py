@@ -1,0 +1,50 @@
+"""A short Markdown summary of evaluations (`ucfdvs summary`), readable on its own."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from train.atomic import atomic_path
+from train.errors import UserError
+
+MAIN_KEYS = ("auc_all", "auc_abnormal", "far_all", "far_normal")
+
+
+def _load_metrics(folder: Path) -> dict:
+    path = folder / "metrics.json"
+    if not path.is_file():
+        raise UserError("no metrics.json (not an `ucfdvs eval` output folder)", folder)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UserError(f"not valid JSON ({err})", path) from None
+
+
+def write_summary(runs: dict[str, Path], out: Path, title: str = "UCF-Crime-DVS anomaly detection") -> None:
+    """Write a Markdown table of the main metrics of each run, per-class AUC, and links to the plots."""
+    metrics = {name: _load_metrics(folder) for name, folder in runs.items()}
+    lines = [f"# {title}", "", "Frame-level metrics on the test split (alarm: score >= 0.5).", ""]
+    lines += ["| model | " + " | ".join(MAIN_KEYS) + " | videos |", "|---" * (len(MAIN_KEYS) + 2) + "|"]
+    for name, values in metrics.items():
+        cells = " | ".join(f"{values[key]:.4f}" for key in MAIN_KEYS)
+        lines.append(f"| {name} | {cells} | {values.get('n_videos', '')} |")
+    classes = sorted({key[4:] for values in metrics.values() for key in values if key.startswith("auc_")} - {"all", "abnormal"})
+    if classes:
+        lines += ["", "Frame AUC per anomaly class (that class's videos with all normal videos):", ""]
+        lines += ["| class | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for name in classes:
+            cells = " | ".join(f"{values.get('auc_' + name, float('nan')):.4f}" for values in metrics.values())
+            lines.append(f"| {name} | {cells} |")
+    lines += [""]
+    for name, folder in runs.items():
+        relative = Path(os.path.relpath(folder, out.parent))
+        lines.append(f"## {name}")
+        lines.append("")
+        lines.append(f"![ROC of {name}]({relative / 'roc.png'})")
+        for plot in sorted((folder / "videos").glob("*.png"))[:4]:
+            lines.append(f"![{plot.stem}]({relative / 'videos' / plot.name})")
+        lines.append("")
+    with atomic_path(out) as tmp:
+        tmp.write_text("\n".join(lines))
