@@ -145,9 +145,9 @@ def train(
             metrics, _ = test_set.evaluate(model, device)
             row = {
                 "iteration": done,
-                "loss": float(parts.total),
-                "mil": float(parts.mil),
-                "smoothness": float(parts.smoothness),
+                "loss": parts.total.detach().item(),
+                "mil": parts.mil.detach().item(),
+                "smoothness": parts.smoothness.detach().item(),
                 **{key: metrics[key] for key in METRIC_COLUMNS[4:8]},
                 "elapsed_s": round(time.perf_counter() - begin, 3),
             }
@@ -161,6 +161,6 @@ def train(
                 out / "last.pt", model, config.arch, iteration=done, best_auc=best_auc,
                 optimizer=optimizer, training_state=state,
             )
-            bar.set_postfix(loss=f"{float(parts.total):.3f}", auc=f"{metrics['auc_all']:.4f}", best=f"{best_auc:.4f}")
+            bar.set_postfix(loss=f"{parts.total.detach().item():.3f}", auc=f"{metrics['auc_all']:.4f}", best=f"{best_auc:.4f}")
             log.info("iteration %d: auc_all %.4f (best %.4f)", done, metrics["auc_all"], best_auc)
     return {key: float(value) for key, value in best_row.items()}

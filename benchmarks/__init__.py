@@ -1,0 +1,1 @@
+"""Benchmark scripts: each prints its figures and saves them as JSON under `benchmarks/results/`."""

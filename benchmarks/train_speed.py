@@ -1,0 +1,75 @@
+"""Training speed (iterations per second) of MSF and the linear baseline, and the demo's wall time.
+
+    python -m benchmarks.train_speed [--device auto] [--iterations 50] [--demo] [--out FILE]
+
+One iteration is the paper's step: 30 anomalous + 30 normal videos x 16 snippets x 256 features,
+forward, top-k MIL loss, backward, Adam update.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import time
+
+import torch
+
+from benchmarks.environment import describe_machine, save_results
+from train.loss import mil_loss
+from train.model.neurons import select_backend
+from train.model.registry import build_model
+from train.trainer import resolve_device
+
+
+def iterations_per_second(arch: str, device: torch.device, iterations: int, warmup: int = 5) -> float:
+    """Training iterations per second of `arch` on random batches of the paper's shape."""
+    torch.manual_seed(0)
+    model = build_model(arch).to(device).train()
+    select_backend(model, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
+    features = torch.rand(60, 16, 256, device=device)
+    lengths = torch.full((60,), 16, device=device)
+    labels = torch.cat([torch.ones(30), torch.zeros(30)]).to(device)
+
+    def step() -> None:
+        loss = mil_loss(model(features, lengths), lengths, labels).total
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return iterations / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--demo", action="store_true", help="also time `make demo` end to end")
+    parser.add_argument("--out", default="benchmarks/results/train_speed.json")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    results = {"machine": describe_machine(device), "device": str(device), "iterations_per_second": {}}
+    for arch in ("msf", "linear"):
+        rate = iterations_per_second(arch, device, args.iterations)
+        results["iterations_per_second"][arch] = round(rate, 2)
+        print(f"{arch:>7}: {rate:8.2f} training iterations/s on {device} (batch 60 x 16 snippets x 256)")
+    if args.demo:
+        start = time.perf_counter()
+        subprocess.run(["make", "demo"], check=True, capture_output=True)
+        results["demo_wall_time_s"] = round(time.perf_counter() - start, 1)
+        print(f"make demo: {results['demo_wall_time_s']} s wall time")
+    save_results(args.out, results)
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
