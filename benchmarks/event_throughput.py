@@ -1,0 +1,239 @@
+"""Throughput of the event-data layer: RAW decoding and frame integration, against installed alternatives.
+
+Decoding: `train.events.read_raw` (EVT 3.0 and EVT 2.0) vs `expelliarmus` if it is importable.
+Integration: `train.events.frames_by_count` / `frames_by_duration` vs SpikingJelly's
+`integrate_events_by_fixed_frames_number` / `integrate_events_by_fixed_duration`.
+Inputs: the real recordings in ../shared/data (when present) and a synthetic stream (default 5 M events).
+
+    python benchmarks/event_throughput.py [--out benchmarks/results/event_throughput.json] [--events 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from train.atomic import atomic_path  # noqa: E402
+from train.events import (  # noqa: E402
+    EVENT_DTYPE,
+    Geometry,
+    frames_by_count,
+    frames_by_duration,
+    make_events,
+    read_raw,
+    write_evt3,
+)
+
+DATA = REPO.parent / "shared" / "data"
+REAL_FILES = {
+    "gen41_evt3": DATA / "prophesee_gen41_evt3_sample.raw",
+    "gen3_evt2": DATA / "prophesee_gen3_evt2_sample.raw",
+}
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Smallest wall time of `repeats` calls, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def synthetic_events(n: int, geometry: Geometry, rate_hz: float, seed: int = 0) -> np.ndarray:
+    """`n` time-sorted events at about `rate_hz` events/s with row bursts (so EVT 3.0 vectors occur)."""
+    rng = np.random.default_rng(seed)
+    t = np.cumsum(rng.exponential(1e6 / rate_hz, n)).astype(np.int64)
+    x = rng.integers(0, geometry.width, n)
+    burst = rng.random(n) < 0.5
+    x[1:][burst[1:]] = np.minimum(x[:-1][burst[1:]] + 1, geometry.width - 1)
+    y = rng.integers(0, geometry.height, n)
+    y[1:][burst[1:]] = y[:-1][burst[1:]]
+    t[1:][burst[1:]] = t[:-1][burst[1:]]
+    t = np.maximum.accumulate(t)
+    return make_events(t, x, y, rng.integers(0, 2, n))
+
+
+def write_evt2(path: Path, events: np.ndarray, geometry: Geometry) -> None:
+    """Minimal EVT 2.0 encoder for the benchmark: one TIME_HIGH whenever t >> 6 changes, then CD words."""
+    t = events["t"]
+    high = t >> 6
+    new_high = np.ones(t.size, dtype=bool)
+    new_high[1:] = high[1:] != high[:-1]
+    n_words = t.size + int(new_high.sum())
+    words = np.empty(n_words, dtype="<u4")
+    pos = np.arange(t.size) + np.cumsum(new_high)
+    words[pos[new_high] - 1] = (np.uint32(0x8) << 28) | (high[new_high] & 0x0FFFFFFF).astype(np.uint32)
+    words[pos] = (
+        (events["p"].astype(np.uint32) << 28)
+        | ((t & 0x3F).astype(np.uint32) << 22)
+        | (events["x"].astype(np.uint32) << 11)
+        | events["y"].astype(np.uint32)
+    )
+    header = f"% evt 2.0\n% format EVT2;height={geometry.height};width={geometry.width}\n% end\n".encode()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(header)
+            words.tofile(f)
+
+
+def expelliarmus_reader() -> Callable[[Path, str], np.ndarray] | None:
+    try:
+        from expelliarmus import Wizard  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+
+    def read(path: Path, encoding: str) -> np.ndarray:
+        return Wizard(encoding=encoding, fpath=str(path)).read()
+
+    return read
+
+
+def bench_decode(name: str, path: Path, encoding: str, repeats: int) -> dict:
+    events, geometry = read_raw(path)
+    seconds = best_time(lambda: read_raw(path), repeats)
+    row = {
+        "input": name,
+        "encoding": encoding,
+        "events": int(events.size),
+        "bytes": path.stat().st_size,
+        "ucfdvs_seconds": seconds,
+        "ucfdvs_events_per_s": events.size / seconds,
+    }
+    other = expelliarmus_reader()
+    if other is not None:
+        s = best_time(lambda: other(path, encoding), repeats)
+        row.update(expelliarmus_seconds=s, expelliarmus_events_per_s=events.size / s)
+    return row
+
+
+def bench_frames(name: str, events: np.ndarray, geometry: Geometry, repeats: int) -> list[dict]:
+    from spikingjelly.datasets import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
+
+    as_dict = {k: events[k] for k in ("t", "x", "y", "p")}
+    span = int(events["t"][-1] - events["t"][0])
+    rows = []
+    cases: list[tuple[str, Callable[[], np.ndarray], Callable[[], np.ndarray]]] = []
+    for split_by in ("number", "time"):
+        for frames in (16,):
+            cases.append(
+                (
+                    f"split_by={split_by},T={frames}",
+                    lambda s=split_by, f=frames: frames_by_count(events, f, geometry, s),
+                    lambda s=split_by, f=frames: integrate_events_by_fixed_frames_number(
+                        as_dict, s, f, geometry.height, geometry.width
+                    ),
+                )
+            )
+    duration = max(span // 16, 1)
+    cases.append(
+        (
+            f"duration_us={duration}",
+            lambda: frames_by_duration(events, geometry, duration),
+            lambda: integrate_events_by_fixed_duration(as_dict, duration, geometry.height, geometry.width),
+        )
+    )
+    for label, ours, theirs in cases:
+        same = bool(np.array_equal(ours(), theirs()))
+        a = best_time(ours, repeats)
+        b = best_time(theirs, repeats)
+        rows.append(
+            {
+                "input": name,
+                "case": label,
+                "events": int(events.size),
+                "geometry": list(geometry),
+                "identical_to_spikingjelly": same,
+                "ucfdvs_seconds": a,
+                "spikingjelly_seconds": b,
+                "ucfdvs_events_per_s": events.size / a,
+                "spikingjelly_events_per_s": events.size / b,
+                "speedup": b / a,
+            }
+        )
+    down = Geometry(max(geometry.width // 10, 1), max(geometry.height // 10, 1))
+    a = best_time(lambda: frames_by_count(events, 16, geometry, "number", target_size=down), repeats)
+    rows.append(
+        {
+            "input": name,
+            "case": f"split_by=number,T=16,downsampled to {down.width}x{down.height}",
+            "events": int(events.size),
+            "ucfdvs_seconds": a,
+            "ucfdvs_events_per_s": events.size / a,
+        }
+    )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "event_throughput.json")
+    parser.add_argument("--events", type=int, default=5_000_000, help="synthetic stream length")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    decode_rows: list[dict] = []
+    frame_rows: list[dict] = []
+    for name, path in REAL_FILES.items():
+        if not path.exists():
+            print(f"skip {name}: {path} not found")
+            continue
+        encoding = "evt3" if "evt3" in name else "evt2"
+        decode_rows.append(bench_decode(name, path, encoding, args.repeats))
+        events, geometry = read_raw(path)
+        frame_rows += bench_frames(name, events, geometry, args.repeats)
+
+    geometry = Geometry(1280, 720)
+    synthetic = synthetic_events(args.events, geometry, rate_hz=10e6)
+    assert synthetic.dtype == EVENT_DTYPE
+    with tempfile.TemporaryDirectory() as tmp:
+        evt3_path = Path(tmp) / "synthetic_evt3.raw"
+        evt2_path = Path(tmp) / "synthetic_evt2.raw"
+        start = time.perf_counter()
+        write_evt3(evt3_path, synthetic, geometry)
+        write_seconds = time.perf_counter() - start
+        write_evt2(evt2_path, synthetic, geometry)
+        decode_rows.append(bench_decode(f"synthetic_{args.events}", evt3_path, "evt3", args.repeats))
+        decode_rows[-1]["ucfdvs_evt3_write_events_per_s"] = synthetic.size / write_seconds
+        decode_rows.append(bench_decode(f"synthetic_{args.events}", evt2_path, "evt2", args.repeats))
+    frame_rows += bench_frames(f"synthetic_{args.events}", synthetic, geometry, args.repeats)
+
+    result = {
+        "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor()},
+        "decode": decode_rows,
+        "frames": frame_rows,
+    }
+    for row in decode_rows:
+        line = f"decode {row['input']:>18} {row['encoding']}: {row['events']:>9} ev  ucfdvs {row['ucfdvs_events_per_s'] / 1e6:7.1f} Mev/s"
+        if "expelliarmus_events_per_s" in row:
+            line += f"  expelliarmus {row['expelliarmus_events_per_s'] / 1e6:7.1f} Mev/s"
+        print(line)
+    for row in frame_rows:
+        line = f"frames {row['input']:>18} {row['case']}: ucfdvs {row['ucfdvs_events_per_s'] / 1e6:7.1f} Mev/s"
+        if "spikingjelly_events_per_s" in row:
+            line += (
+                f"  spikingjelly {row['spikingjelly_events_per_s'] / 1e6:7.1f} Mev/s  x{row['speedup']:.1f}"
+                f"  identical={row['identical_to_spikingjelly']}"
+            )
+        print(line)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
