@@ -12,12 +12,11 @@ a TIME_HIGH that goes back by at least (2**28 - 1) * 64 - 10000 us is a wrap of 
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from train.errors import UserError
-from train.events.event_array import EVENT_DTYPE, Geometry, find_violation
+from train.events.event_array import EVENT_DTYPE
+from train.events.decoder_base import RawDecoderBase, pick_state
 
 CD_OFF, CD_ON, TIME_HIGH, EXT_TRIGGER, OTHERS, CONTINUED = 0x0, 0x1, 0x8, 0xA, 0xE, 0xF
 WORD_BYTES = 4
@@ -26,25 +25,10 @@ _LOOP_THRESHOLD = 10_000
 _TIME_LOOP = 1 << 34
 
 
-def _pick(values: np.ndarray, index: np.ndarray, fallback: int) -> np.ndarray:
-    """values[index] where index >= 0, else `fallback` (also when `values` is empty)."""
-    if values.size == 0:
-        return np.full(index.shape, fallback, dtype=np.int64)
-    return np.where(index >= 0, values[np.maximum(index, 0)], fallback)
-
-
-class Evt2Decoder:
+class Evt2Decoder(RawDecoderBase):
     """Stateful EVT 2.0 decoder: feed consecutive word chunks to `decode`, get `EVENT_DTYPE` arrays."""
 
-    def __init__(self, geometry: Geometry, path: str | Path, time_shift: bool = False) -> None:
-        self.geometry = geometry
-        self.path = Path(path)
-        self.time_shift = time_shift
-        self.started = False
-        self.shift = 0
-        self.high = 0
-        self.loop = 0
-        self.last_t = -1
+    word_bytes = WORD_BYTES
 
     def decode(self, words: np.ndarray, byte_offset: int) -> np.ndarray:
         """Decode one chunk of uint32 words whose first word is at `byte_offset` in the file.
@@ -75,8 +59,8 @@ class Evt2Decoder:
         ev_pos = np.flatnonzero(typ <= CD_ON)
         w = words[ev_pos]
         to = th_ord[ev_pos]
-        high = _pick(th_val, to, self.high)
-        loop = _pick(th_loop, to, self.loop)
+        high = pick_state(th_val, to, self.high)
+        loop = pick_state(th_loop, to, self.loop)
         t = loop * _TIME_LOOP + (high << 6) + ((w >> 22) & 0x3F).astype(np.int64) - self.shift
         x = ((w >> 11) & 0x7FF).astype(np.int64)
         y = (w & 0x7FF).astype(np.int64)
@@ -91,11 +75,3 @@ class Evt2Decoder:
         if t.size:
             self.last_t = int(t[-1])
         return events
-
-    def _check(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, word: np.ndarray, byte_offset: int) -> None:
-        """Raise `UserError` with the byte offset of the first event whose time goes back or is off-sensor."""
-        violation = find_violation(t, x, y, self.geometry, self.last_t if self.last_t >= 0 else None)
-        if violation is not None:
-            i, what = violation
-            offset = byte_offset + int(word[i]) * WORD_BYTES
-            raise UserError(f"byte offset {offset}: event {what}", self.path)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import UserError
-from train.events.event_array import EVENT_DTYPE, Geometry, find_violation
+from train.events.event_array import EVENT_DTYPE, Geometry
+from train.events.decoder_base import RawDecoderBase, pick_state
 
 ADDR_Y, ADDR_Y_EM, ADDR_X, VECT_BASE_X, VECT_12, VECT_8, TIME_LOW, CONTINUED_4, TIME_HIGH = 0, 1, 2, 3, 4, 5, 6, 7, 8
 EXT_TRIGGER, OTHERS, CONTINUED_12 = 0xA, 0xE, 0xF
@@ -44,30 +44,18 @@ def _last_at(mask: np.ndarray, query: np.ndarray) -> np.ndarray:
     return np.cumsum(mask, dtype=np.int32)[query] - 1
 
 
-def _pick(values: np.ndarray, index: np.ndarray, fallback: int) -> np.ndarray:
-    """values[index] where index >= 0, else `fallback` (also when `values` is empty)."""
-    if values.size == 0:
-        return np.full(index.shape, fallback, dtype=np.int64)
-    return np.where(index >= 0, values[np.maximum(index, 0)], fallback)
-
-
-class Evt3Decoder:
+class Evt3Decoder(RawDecoderBase):
     """Stateful EVT 3.0 decoder: feed consecutive word chunks to `decode`, get `EVENT_DTYPE` arrays."""
 
+    word_bytes = WORD_BYTES
+
     def __init__(self, geometry: Geometry, path: str | Path, time_shift: bool = False) -> None:
-        self.geometry = geometry
-        self.path = Path(path)
-        self.time_shift = time_shift
-        self.started = False
-        self.shift = 0
-        self.high = 0
-        self.loop = 0
+        super().__init__(geometry, path, time_shift)
         self.low = 0
         self.y = -1
         self.is_cd = True
         self.base_x = -1
         self.base_p = 0
-        self.last_t = -1
         self.dropped = 0
 
     def decode(self, words: np.ndarray, byte_offset: int) -> np.ndarray:
@@ -115,10 +103,10 @@ class Evt3Decoder:
         vb = _last_at(is_base, vec_pos)
         vec_x = np.where(
             vb >= 0,
-            _pick(base_word & 0x7FF, vb, 0) + widths_before[:-1] - _pick(base_widths, vb, 0),
+            pick_state(base_word & 0x7FF, vb, 0) + widths_before[:-1] - pick_state(base_widths, vb, 0),
             self.base_x + widths_before[:-1] if self.base_x >= 0 else -1,
         )
-        vec_p = _pick(base_word >> 11 & 1, vb, self.base_p)
+        vec_p = pick_state(base_word >> 11 & 1, vb, self.base_p)
 
         ev_word = words[ev_pos].astype(np.int64)
         ev_typ = ev_word >> 12
@@ -130,7 +118,7 @@ class Evt3Decoder:
         ev_x0[in_vec] = vec_x
         ev_p[in_vec] = vec_p
         yi = _last_at(is_y, ev_pos)
-        y_word = _pick(words[y_pos].astype(np.int64), yi, -1)
+        y_word = pick_state(words[y_pos].astype(np.int64), yi, -1)
         ev_y = np.where(yi >= 0, y_word & 0x7FF, self.y)
         ev_cd = np.where(yi >= 0, (y_word >> 12) == ADDR_Y, self.is_cd)
         keep = (ev_y >= 0) & ev_cd & (ev_x0 >= 0) & (ev_mask != 0)
@@ -138,10 +126,10 @@ class Evt3Decoder:
             self.dropped += int(np.count_nonzero(~keep & (ev_mask != 0)))
             ev_pos, ev_x0, ev_p, ev_mask, ev_y = ev_pos[keep], ev_x0[keep], ev_p[keep], ev_mask[keep], ev_y[keep]
         to = _last_at(is_th, ev_pos)
-        high = _pick(th_val, to, self.high)
-        loop = _pick(th_loop, to, self.loop)
-        lc = _pick(change_pos, _last_at(is_change, ev_pos), -1)
-        ll = _pick(tl_pos, _last_at(is_tl, ev_pos), -1)
+        high = pick_state(th_val, to, self.high)
+        loop = pick_state(th_loop, to, self.loop)
+        lc = pick_state(change_pos, _last_at(is_change, ev_pos), -1)
+        ll = pick_state(tl_pos, _last_at(is_tl, ev_pos), -1)
         low = np.where(ll > lc, words[np.maximum(ll, 0)] & 0xFFF, np.where(lc >= 0, 0, self.low))
         ev_t = (loop << 24) | (high << 12) | low
 
@@ -188,11 +176,3 @@ class Evt3Decoder:
         if total:
             self.last_t = int(events["t"][-1])
         return events
-
-    def _check(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, word: np.ndarray, byte_offset: int) -> None:
-        """Raise `UserError` with the byte offset of the first event whose time goes back or is off-sensor."""
-        violation = find_violation(t, x, y, self.geometry, self.last_t if self.last_t >= 0 else None)
-        if violation is not None:
-            i, what = violation
-            offset = byte_offset + int(word[i]) * WORD_BYTES
-            raise UserError(f"byte offset {offset}: event {what}", self.path)
