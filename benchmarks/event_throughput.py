@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +20,9 @@ from typing import Callable
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
-from train.atomic import atomic_path  # noqa: E402
-from train.events import (  # noqa: E402
+from train.atomic import atomic_path
+from train.events import (
     EVENT_DTYPE,
     Geometry,
     frames_by_count,
@@ -36,6 +32,7 @@ from train.events import (  # noqa: E402
     write_evt3,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 REAL_FILES = {
     "gen41_evt3": DATA / "prophesee_gen41_evt3_sample.raw",

@@ -1,0 +1,565 @@
+"""Load and validate a NIR graph and lower it to a :class:`RuntimeGraph` (see ``semantics``).
+
+Lowering: every value arriving at a *state node* (neuron or Output) is written as a sum of
+*terms* ``M @ out_src[t - d]`` from state nodes or the Input (``src``), plus a constant bias
+(rest value).  Chains of synapse nodes (Affine, Linear, Scale) and Delay nodes are multiplied
+out; each synapse node adds one step, a Delay node adds its k steps.  Neuron gains (``dt/tau * r``
+and the like) are folded into the rows of the matrices, so ``M`` is in the units of Lava's
+``a_in``.  All of this is exact in float64.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from train.errors import UserError
+
+SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
+NEURON_TYPES = ("LIF", "CubaLIF", "LI")
+LINEAR_TYPES = SYNAPSE_TYPES + ("Delay",)
+SUPPORTED = ("Input", "Output") + NEURON_TYPES + LINEAR_TYPES
+
+
+@dataclass
+class NeuronSpec:
+    """One NIR neuron node in Lava's parametrisation (all vectors ``[N]``, float64).
+
+    ``du``, ``dv``: Lava decays (dimensionless, per step); ``vth``: threshold of the shifted
+    membrane ``v - v_reset`` (``inf`` for LI); ``bias``: constant added to v each step.
+    """
+
+    name: str
+    kind: str
+    size: int
+    du: np.ndarray
+    dv: np.ndarray
+    vth: np.ndarray
+    bias: np.ndarray
+
+    @property
+    def spiking(self) -> bool:
+        return self.kind != "LI"
+
+
+@dataclass
+class OutputSpec:
+    """One NIR Output node: ``size`` channels and the constant rest value ``bias`` ``[N]``."""
+
+    name: str
+    size: int
+    bias: np.ndarray
+
+
+@dataclass
+class Term:
+    """``matrix @ out_src[t - delay]`` (``matrix``: ``[N_dst, N_src]``; delay = hops + explicit)."""
+
+    delay: int
+    matrix: np.ndarray
+    hops: int
+    explicit: int
+
+
+@dataclass
+class Projection:
+    """All terms from one source (Input or neuron) into one target (neuron or Output): one
+    synapse layer (shares one weight exponent in fixed point)."""
+
+    src: str
+    dst: str
+    terms: list[Term]
+    graded: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.src}->{self.dst}"
+
+
+@dataclass
+class RuntimeGraph:
+    """A validated, lowered NIR graph: what the emulator and the Lava builder execute."""
+
+    dt: float
+    input_name: str
+    input_size: int
+    neurons: dict[str, NeuronSpec]
+    outputs: dict[str, OutputSpec]
+    projections: list[Projection]
+    order: list[str]
+    arrival: dict[str, int | None]
+    latency: dict[str, int | None]
+    inserted_delays: list[tuple[str, str, int]] = field(default_factory=list)
+    aligned: bool = False
+    misaligned: list[str] = field(default_factory=list)
+    source: str | None = None
+
+    def size(self, name: str) -> int:
+        """Number of channels of the Input, a neuron node or an Output."""
+        if name == self.input_name:
+            return self.input_size
+        if name in self.neurons:
+            return self.neurons[name].size
+        return self.outputs[name].size
+
+    def is_graded(self, name: str) -> bool:
+        """True where the node's output is a graded value (Input, LI)."""
+        return name == self.input_name or (name in self.neurons and not self.neurons[name].spiking)
+
+    def into(self, dst: str) -> list[Projection]:
+        return [p for p in self.projections if p.dst == dst]
+
+    def max_delay(self) -> int:
+        return max((t.delay for p in self.projections for t in p.terms), default=0)
+
+    def report(self) -> str:
+        """Human-readable summary: nodes, arrival times, inserted delays, latency."""
+        lines = [f"dt = {self.dt} s; input '{self.input_name}' ({self.input_size} channels)"]
+        for n in self.order:
+            lines.append(f"  {n}: arrival step {self.arrival.get(n)}")
+        for s, d, k in self.inserted_delays:
+            lines.append(f"  inserted delay of {k} step(s) on {s} -> {d}")
+        for m in self.misaligned:
+            lines.append(f"  not aligned: {m}")
+        for o, lat in self.latency.items():
+            lines.append(f"  latency to output '{o}': {lat} step(s)")
+        return "\n".join(lines)
+
+
+def _arr(node_name: str, what: str, value: Any, size: int | None = None) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    if not np.all(np.isfinite(a)):
+        raise UserError(f"node '{node_name}': parameter {what} is not finite")
+    if size is not None:
+        if a.size == 1:
+            a = np.full(size, float(a.reshape(-1)[0]))
+        elif a.ndim != 1 or a.size != size:
+            raise UserError(
+                f"node '{node_name}': parameter {what} has shape {tuple(a.shape)}, expected ({size},)"
+            )
+    return a
+
+
+def _type_name(node: Any) -> str:
+    return type(node).__name__
+
+
+def _io_size(node: Any, key: str) -> int:
+    types = node.input_type if key == "input" else node.output_type
+    shape = np.asarray(next(iter(types.values()))).reshape(-1)
+    return int(np.prod(shape)) if shape.size else 1
+
+
+def load_graph(path_or_graph: Any, *, align: bool = False) -> RuntimeGraph:
+    """Read a NIR file (or take a ``nir.NIRGraph``), validate it and lower it.
+
+    ``align=True`` shifts whole projections so that paths meeting at a node arrive at the same step
+    (explicit Delay nodes stay on top); the padding is listed in ``inserted_delays``.
+    Raises :class:`UserError` (one line) on anything unsupported.
+    """
+    import nir
+
+    source = None
+    if isinstance(path_or_graph, (str, Path)):
+        source = str(path_or_graph)
+        if not Path(path_or_graph).is_file():
+            raise UserError("NIR file not found", path_or_graph)
+        try:
+            graph = nir.read(str(path_or_graph))
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+            raise UserError(f"cannot read NIR graph: {type(exc).__name__}: {exc}", path_or_graph) from None
+    else:
+        graph = path_or_graph
+    try:
+        return _lower(graph, align=align, source=source)
+    except UserError as exc:
+        if source is not None and not str(exc).startswith(source):
+            raise UserError(str(exc), source) from None
+        raise
+
+
+def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
+    meta = getattr(graph, "metadata", None) or {}
+    if "dt" not in meta:
+        raise UserError('graph metadata has no "dt" (time step in seconds); set graph.metadata["dt"]')
+    try:
+        dt = float(np.asarray(meta["dt"]).reshape(-1)[0])
+    except Exception:  # noqa: BLE001
+        raise UserError(f'graph metadata "dt" is not a number: {meta["dt"]!r}') from None
+    if not np.isfinite(dt) or dt <= 0:
+        raise UserError(f'graph metadata "dt" must be a positive number of seconds, got {dt}')
+
+    nodes: dict[str, Any] = dict(graph.nodes)
+    for name, node in nodes.items():
+        t = _type_name(node)
+        if t == "NIRGraph":
+            raise UserError(f"node '{name}' (NIRGraph): nested subgraphs are not supported; flatten the graph")
+        if t not in SUPPORTED:
+            raise UserError(
+                f"node '{name}' has type {t}, which is not supported "
+                f"(supported: {', '.join(SUPPORTED)})"
+            )
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    succs: dict[str, list[str]] = {n: [] for n in nodes}
+    for edge in graph.edges:
+        s, d = edge[0], edge[1]
+        for x in (s, d):
+            if x not in nodes:
+                raise UserError(f"edge {s} -> {d} refers to unknown node '{x}'")
+        preds[d].append(s)
+        succs[s].append(d)
+
+    inputs = [n for n, v in nodes.items() if _type_name(v) == "Input"]
+    outputs = [n for n, v in nodes.items() if _type_name(v) == "Output"]
+    if len(inputs) != 1:
+        raise UserError(f"graph must have exactly one Input node, found {len(inputs)}: {inputs}")
+    if not outputs:
+        raise UserError("graph has no Output node")
+    inp = inputs[0]
+    if preds[inp]:
+        raise UserError(f"Input node '{inp}' has incoming edges from {preds[inp]}")
+    for o in outputs:
+        if succs[o]:
+            raise UserError(f"Output node '{o}' has outgoing edges to {succs[o]}")
+        if not preds[o]:
+            raise UserError(f"Output node '{o}' has no incoming edge")
+
+    # --- parameters and sizes -------------------------------------------------------------
+    in_size: dict[str, int] = {}
+    out_size: dict[str, int] = {}
+    delay_steps: dict[str, np.ndarray] = {}
+    neurons: dict[str, NeuronSpec] = {}
+    gains_x: dict[str, np.ndarray] = {}
+    gains_b: dict[str, np.ndarray] = {}
+    for name, node in nodes.items():
+        t = _type_name(node)
+        if t in ("Input", "Output"):
+            n = _io_size(node, "input" if t == "Output" else "output")
+            in_size[name] = out_size[name] = n
+        elif t in ("Affine", "Linear"):
+            w = np.asarray(node.weight, dtype=np.float64)
+            if w.ndim != 2:
+                raise UserError(f"node '{name}' ({t}): weight must be 2-D [out, in], got shape {w.shape}")
+            if not np.all(np.isfinite(w)):
+                raise UserError(f"node '{name}' ({t}): weight is not finite")
+            out_size[name], in_size[name] = w.shape
+            if t == "Affine":
+                _arr(name, "bias", node.bias, w.shape[0])
+        elif t == "Scale":
+            s = _arr(name, "scale", node.scale)
+            in_size[name] = out_size[name] = s.size
+        elif t == "Delay":
+            d = _arr(name, "delay", node.delay)
+            k = d / dt
+            if np.any(d < 0) or np.any(np.abs(k - np.round(k)) > 1e-6 * np.maximum(1.0, np.abs(k))):
+                raise UserError(
+                    f"node '{name}' (Delay): delays {d.tolist()} s are not non-negative integer "
+                    f"multiples of dt = {dt} s"
+                )
+            delay_steps[name] = np.round(k).astype(np.int64)
+            in_size[name] = out_size[name] = d.size
+        else:
+            spec, gx, gb = _neuron_spec(name, t, node, dt)
+            neurons[name] = spec
+            gains_x[name], gains_b[name] = gx, gb
+            in_size[name] = out_size[name] = spec.size
+
+    for edge in graph.edges:
+        s, d = edge[0], edge[1]
+        if out_size[s] != in_size[d]:
+            raise UserError(
+                f"shape mismatch on edge {s} -> {d}: '{s}' ({_type_name(nodes[s])}) outputs "
+                f"{out_size[s]} values, '{d}' ({_type_name(nodes[d])}) takes {in_size[d]}"
+            )
+
+    # --- cycles without delay -------------------------------------------------------------
+    def blocks(n: str) -> bool:
+        t = _type_name(nodes[n])
+        return t in SYNAPSE_TYPES or (t == "Delay" and int(delay_steps[n].min()) >= 1)
+
+    cyc = _find_cycle([n for n in nodes if not blocks(n)], succs)
+    if cyc:
+        raise UserError("cycle with no delay: " + " -> ".join(cyc + [cyc[0]]))
+
+    # --- lower linear chains into terms ----------------------------------------------------
+    state = set(neurons) | set(outputs) | {inp}
+    memo: dict[str, tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]] = {}
+    visiting: list[str] = []
+
+    def gather(n: str) -> tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]:
+        """Sum of everything arriving at node n's input."""
+        terms: list[tuple[str, int, int, np.ndarray]] = []
+        bias = np.zeros(in_size[n])
+        for p in preds[n]:
+            if p in state:
+                terms.append((p, 0, 0, np.eye(out_size[p])))
+            else:
+                t2, b2 = expr(p)
+                terms.extend(t2)
+                bias = bias + b2
+        return terms, bias
+
+    def expr(n: str) -> tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]:
+        """Output of linear node n as terms over state nodes."""
+        if n in memo:
+            return memo[n]
+        if n in visiting:
+            cyc2 = visiting[visiting.index(n):]
+            raise UserError(
+                "cycle without a neuron (only synapse/Delay nodes): "
+                + " -> ".join(cyc2 + [n]) + "; its rest value is undefined"
+            )
+        visiting.append(n)
+        terms_in, b_in = gather(n)
+        node = nodes[n]
+        t = _type_name(node)
+        out: list[tuple[str, int, int, np.ndarray]] = []
+        if t in ("Affine", "Linear"):
+            w = np.asarray(node.weight, dtype=np.float64)
+            out = [(s, h + 1, e, w @ m) for s, h, e, m in terms_in]
+            bias = w @ b_in + (_arr(n, "bias", node.bias, w.shape[0]) if t == "Affine" else 0.0)
+        elif t == "Scale":
+            sc = _arr(n, "scale", node.scale)
+            out = [(s, h + 1, e, sc[:, None] * m) for s, h, e, m in terms_in]
+            bias = sc * b_in
+        else:  # Delay
+            k = delay_steps[n]
+            for kv in np.unique(k):
+                mask = (k == kv).astype(np.float64)[:, None]
+                out += [(s, h, e + int(kv), mask * m) for s, h, e, m in terms_in]
+            bias = b_in
+        visiting.pop()
+        memo[n] = (out, np.asarray(bias, dtype=np.float64))
+        return memo[n]
+
+    projections: list[Projection] = []
+    outputs_spec: dict[str, OutputSpec] = {}
+    targets = list(neurons) + outputs
+    for dst in targets:
+        raw, b_rest = gather(dst)
+        by_src: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+        for s, h, e, m in raw:
+            key = (h, e)
+            slot = by_src.setdefault(s, {})
+            slot[key] = slot[key] + m if key in slot else m.copy()
+        if dst in neurons:
+            gx, gb = gains_x[dst], gains_b[dst]
+            neurons[dst].bias = neurons[dst].bias + gb * b_rest
+        else:
+            gx = np.ones(out_size[dst])
+            outputs_spec[dst] = OutputSpec(dst, out_size[dst], b_rest.copy())
+        for s, slot in by_src.items():
+            terms = []
+            for (h, e), m in sorted(slot.items()):
+                m = gx[:, None] * m
+                if not np.any(m):
+                    continue
+                terms.append(Term(delay=h + e, matrix=m, hops=h, explicit=e))
+            if terms:
+                graded = s == inp or (s in neurons and not neurons[s].spiking)
+                projections.append(Projection(src=s, dst=dst, terms=terms, graded=graded))
+
+    inserted: list[tuple[str, str, int]] = []
+    misaligned: list[str] = []
+    _align(inp, targets, projections, align, inserted, misaligned)
+    for p in projections:  # one term per total delay (Lava accumulates a delay slot before shifting)
+        merged: dict[int, Term] = {}
+        for t in p.terms:
+            if t.delay in merged:
+                merged[t.delay].matrix = merged[t.delay].matrix + t.matrix
+            else:
+                merged[t.delay] = Term(t.delay, t.matrix.copy(), t.hops, t.explicit)
+        p.terms = [merged[k] for k in sorted(merged)]
+
+    # zero-delay terms (direct port connections in Lava)
+    for p in projections:
+        zero = [t for t in p.terms if t.delay == 0]
+        if len(zero) > 1:
+            raise UserError(f"edge {p.src} -> {p.dst}: several parallel zero-delay paths are not supported")
+        for t in zero:
+            if t.matrix.shape[0] != t.matrix.shape[1] or not np.array_equal(t.matrix, np.eye(t.matrix.shape[0])):
+                why = (
+                    f"neuron '{p.dst}' would need input gain {np.unique(np.diag(t.matrix)).tolist()} "
+                    "but a direct (zero-delay) connection cannot scale"
+                    if p.dst in neurons
+                    else "a direct (zero-delay) path must be an identity map"
+                )
+                raise UserError(
+                    f"zero-delay path {p.src} -> {p.dst} (no synapse node between): {why}; "
+                    "insert an Affine/Scale node"
+                )
+
+    order = _eval_order(targets, projections)
+    arrival = _arrivals(inp, targets, projections)
+    latency = {o: arrival[o] for o in outputs}
+    return RuntimeGraph(
+        dt=dt, input_name=inp, input_size=out_size[inp], neurons=neurons, outputs=outputs_spec,
+        projections=projections, order=order, arrival=arrival, latency=latency,
+        inserted_delays=inserted, aligned=align or not misaligned, misaligned=misaligned,
+        source=source,
+    )
+
+
+def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, np.ndarray, np.ndarray]:
+    """Lava parameters of one NIR neuron node, plus its input gains (x gain, bias gain)."""
+    if t == "CubaLIF":
+        n = _arr(name, "v_threshold", node.v_threshold).size
+        tau_syn = _arr(name, "tau_syn", node.tau_syn, n)
+        tau = _arr(name, "tau_mem", node.tau_mem, n)
+        w_in = _arr(name, "w_in", node.w_in, n)
+    else:
+        ref = node.tau
+        n = _arr(name, "tau", ref).size
+        tau = _arr(name, "tau", node.tau, n)
+    r = _arr(name, "r", node.r, n)
+    v_leak = _arr(name, "v_leak", node.v_leak, n)
+    for what, tv in (("tau", tau),) + ((("tau_syn", tau_syn),) if t == "CubaLIF" else ()):
+        if np.any(tv <= 0):
+            raise UserError(f"node '{name}' ({t}): {what} must be > 0, got min {tv.min()}")
+        if np.any(dt / tv > 1):
+            raise UserError(
+                f"node '{name}' ({t}): dt/{what} = {float(np.max(dt / tv)):.4g} > 1 (forward Euler "
+                f"with dt = {dt} s needs {what} >= dt)"
+            )
+    dv = dt / tau
+    if t == "LI":
+        spec = NeuronSpec(name, t, n, du=np.ones(n), dv=dv, vth=np.full(n, np.inf), bias=dv * v_leak)
+        return spec, dv * r, dv * r
+    vth_abs = _arr(name, "v_threshold", node.v_threshold, n)
+    v_reset = _arr(name, "v_reset", node.v_reset if node.v_reset is not None else 0.0, n)
+    vth = vth_abs - v_reset
+    if np.any(vth <= 0):
+        raise UserError(
+            f"node '{name}' ({t}): v_threshold must be above v_reset (min v_threshold - v_reset = {vth.min()})"
+        )
+    bias = dv * (v_leak - v_reset)
+    if t == "LIF":
+        return NeuronSpec(name, t, n, du=np.ones(n), dv=dv, vth=vth, bias=bias), dv * r, dv * r
+    du = dt / tau_syn
+    return NeuronSpec(name, t, n, du=du, dv=dv, vth=vth, bias=bias), dv * r * du * w_in, dv * r * w_in
+
+
+def _find_cycle(allowed: list[str], succs: dict[str, list[str]]) -> list[str] | None:
+    """A cycle within the allowed nodes (DFS), as a node list, or None."""
+    allowed_set = set(allowed)
+    color: dict[str, int] = {}
+    stack: list[str] = []
+
+    def dfs(u: str) -> list[str] | None:
+        color[u] = 1
+        stack.append(u)
+        for v in succs[u]:
+            if v not in allowed_set:
+                continue
+            if color.get(v) == 1:
+                return stack[stack.index(v):]
+            if v not in color:
+                c = dfs(v)
+                if c:
+                    return c
+        stack.pop()
+        color[u] = 2
+        return None
+
+    for n in allowed:
+        if n not in color:
+            c = dfs(n)
+            if c:
+                return list(c)
+    return None
+
+
+def _arrivals(inp: str, targets: list[str], projections: list[Projection]) -> dict[str, int | None]:
+    """Earliest step at which input step 0 reaches each node (Dijkstra over term delays)."""
+    dist: dict[str, int] = {inp: 0}
+    heap = [(0, inp)]
+    out_edges: dict[str, list[tuple[str, int]]] = {}
+    for p in projections:
+        for t in p.terms:
+            out_edges.setdefault(p.src, []).append((p.dst, t.delay))
+    while heap:
+        d, u = heapq.heappop(heap)
+        if d > dist.get(u, 1 << 60):
+            continue
+        for v, w in out_edges.get(u, []):
+            if d + w < dist.get(v, 1 << 60):
+                dist[v] = d + w
+                heapq.heappush(heap, (d + w, v))
+    return {n: dist.get(n) for n in [inp] + targets}
+
+
+def _align(inp: str, targets: list[str], projections: list[Projection], align: bool,
+           inserted: list[tuple[str, str, int]], misaligned: list[str]) -> None:
+    """Find (and with ``align``, pad) forward paths that meet a node at unequal steps.
+
+    A projection (all paths from one source to one target) arrives at ``arrival(src) + its
+    smallest delay``; every forward projection into a node is shifted to the latest one (the
+    whole projection moves, so a per-channel Delay pattern inside it is kept).  Back edges
+    (recurrent loops, found by DFS from the Input) are left alone.
+    """
+    succ: dict[str, list[Projection]] = {}
+    for p in projections:
+        succ.setdefault(p.src, []).append(p)
+    color: dict[str, int] = {}
+    back: set[int] = set()
+    topo: list[str] = []
+
+    def dfs(u: str) -> None:
+        color[u] = 1
+        for p in succ.get(u, []):
+            v = p.dst
+            if color.get(v) == 1:
+                back.add(id(p))
+            elif v not in color:
+                dfs(v)
+        color[u] = 2
+        topo.append(u)
+
+    dfs(inp)
+    topo.reverse()
+    level: dict[str, int] = {inp: 0}
+    for node in topo:
+        if node == inp:
+            continue
+        incoming = [p for p in projections if p.dst == node and id(p) not in back and p.src in level]
+        if not incoming:
+            continue
+        lv = max(level[p.src] + min(t.delay for t in p.terms) for p in incoming)
+        level[node] = lv
+        for p in incoming:
+            extra = lv - level[p.src] - min(t.delay for t in p.terms)
+            if extra <= 0:
+                continue
+            if align:
+                for t in p.terms:  # shift the whole projection: keeps its internal delay pattern
+                    t.delay += extra
+                    t.explicit += extra
+                inserted.append((p.src, p.dst, extra))
+            else:
+                misaligned.append(
+                    f"{p.src} -> {p.dst} arrives {extra} step(s) before the longest path into '{node}'"
+                )
+
+
+def _eval_order(targets: list[str], projections: list[Projection]) -> list[str]:
+    """Targets sorted so that zero-delay sources are computed before their receivers."""
+    deps = {n: {p.src for p in projections if p.dst == n and any(t.delay == 0 for t in p.terms)} for n in targets}
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in done:
+            return
+        done.add(n)
+        for d in deps.get(n, ()):  # Input is not in targets
+            if d in deps:
+                visit(d)
+        order.append(n)
+
+    for n in targets:
+        visit(n)
+    return order

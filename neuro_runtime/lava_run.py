@@ -1,0 +1,210 @@
+"""Run many sequences through one Lava network (imports Lava).
+
+One network is built and compiled once; sequences run back to back with
+``run(condition=RunSteps(n))`` and no rebuild.  Default (``io="shm"``): input and records go
+through memory-mapped files and each sequence is followed by ``silent_steps`` drain steps that
+bring every state and synapse buffer back to rest (see :mod:`neuro_runtime.lava_procs`).
+``io="var"``: Lava Vars, state reset with ``Var.set`` between sequences (all sequences padded to
+the longest); Lava 0.10 moves Vars element by element, so this costs ~1 s per sequence on the
+MSF-sized graph.
+
+The runtime is always stopped (exceptions, KeyboardInterrupt); if ``stop()`` hangs or fails,
+every child process that the run started is terminated, so no Lava process outlives the call.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from neuro_runtime.emulator import check_sequences, dequantize_output
+from neuro_runtime.graph_check import RuntimeGraph, load_graph
+from neuro_runtime.lava_build import LavaNetwork, build_lava
+from neuro_runtime.quantize import QuantizedGraph, quantize
+from neuro_runtime.records import RunRecord, count_synaptic_events
+from train.errors import UserError
+
+
+def run_lava(
+    graph: RuntimeGraph | str, sequences: Sequence[np.ndarray] | np.ndarray, precision: str = "floating_pt",
+    *, quant: QuantizedGraph | None = None, fuse: bool = True, progress: bool = True,
+    on_sequence: Callable[[int, RunRecord], None] | None = None, timings: dict | None = None,
+    io: str = "shm",
+) -> list[RunRecord]:
+    """Run each sequence (``[T_i, C_in]`` float; or an array ``[B, T, C_in]``) in Lava from rest.
+
+    Returns one :class:`RunRecord` per sequence (``[T_i, N]`` arrays).  ``on_sequence(i, record)``
+    is called after each sequence.  ``io``: ``"shm"`` (default; memory-mapped I/O and a drain of
+    ``silent_steps`` steps between sequences) or ``"var"`` (Lava ``Var.get/set``; reset with
+    ``Var.set``).  ``timings`` (a dict) receives ``build_s``, ``first_run_s`` (compile + start +
+    first sequence), ``run_s`` (later sequences' steps, drain included), ``reset_s`` (loading
+    the next sequence and resetting), ``read_s``, ``steps`` (sequence steps after the first),
+    ``lava_steps`` (all Lava steps) and ``n_processes``.
+    """
+    if not isinstance(graph, RuntimeGraph):
+        graph = load_graph(graph)
+    if isinstance(sequences, np.ndarray) and sequences.ndim == 3:
+        seqs = [s for s in check_sequences(graph, sequences)]
+    elif isinstance(sequences, np.ndarray) and sequences.ndim == 2:
+        seqs = [check_sequences(graph, sequences)[0]]
+    else:
+        seqs = [check_sequences(graph, s)[0] for s in sequences]
+    if not seqs:
+        raise UserError("no sequences to run")
+    if precision == "fixed_pt" and quant is None:
+        quant = quantize(graph)
+    buf_len = max(s.shape[0] for s in seqs)
+    tm = timings if timings is not None else {}
+    t0 = time.perf_counter()
+    net = build_lava(graph, precision, quant=quant, fuse=fuse, buf_len=buf_len, first_sequence=seqs[0], io=io)
+    tm.update(build_s=time.perf_counter() - t0, n_processes=net.n_processes, run_s=0.0, reset_s=0.0,
+              read_s=0.0, steps=0, lava_steps=0, first_run_s=0.0, silent_steps=net.silent_steps)
+    records: list[RunRecord] = []
+    try:
+        with LavaSession(net) as sess:
+            bar = _progress(len(seqs), progress)
+            try:
+                for i, seq in enumerate(seqs):
+                    t1 = time.perf_counter()
+                    n = net.load_sequence(seq, first=i == 0)
+                    if i > 0:
+                        tm["reset_s"] += time.perf_counter() - t1
+                    t1 = time.perf_counter()
+                    sess.run_steps(n)
+                    dt = time.perf_counter() - t1
+                    tm["lava_steps"] += n
+                    if i == 0:
+                        tm["first_run_s"] = dt
+                    else:
+                        tm["run_s"] += dt
+                        tm["steps"] += seq.shape[0]
+                    t1 = time.perf_counter()
+                    rec = read_record(net, seq)
+                    tm["read_s"] += time.perf_counter() - t1
+                    records.append(rec)
+                    if on_sequence is not None:
+                        on_sequence(i, rec)
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
+    finally:
+        net.close()
+    return records
+
+
+def _progress(n: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=n, desc="lava", unit="seq", leave=False)
+
+
+class LavaSession:
+    """Context manager owning a Lava runtime: ``run_steps`` and a guaranteed, bounded stop."""
+
+    def __init__(self, net: LavaNetwork, stop_timeout_s: float = 20.0) -> None:
+        self.net = net
+        self.stop_timeout_s = stop_timeout_s
+        self._before: set[int] = set()
+        self._lava_procs: list = []
+        self._started = False
+
+    def __enter__(self) -> "LavaSession":
+        self._before = {p.pid for p in mp.active_children()}
+        return self
+
+    def run_steps(self, n: int) -> None:
+        from lava.magma.core.run_conditions import RunSteps
+
+        first = not self._started
+        self._started = True
+        try:
+            self.net.source.run(condition=RunSteps(num_steps=n), run_cfg=self.net.run_cfg())
+        finally:
+            if first:
+                self._lava_procs = self._new_children()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _new_children(self) -> list:
+        return [p for p in mp.active_children() if p.pid not in self._before]
+
+    def _crashed(self) -> bool:
+        """True if a Lava child has exited abnormally (e.g. Ctrl-C reached the process group)."""
+        for p in self._lava_procs:
+            try:
+                code = p.exitcode
+            except (ValueError, AttributeError):  # closed by Lava's own join
+                continue
+            if code not in (None, 0):
+                return True
+        return False
+
+    def close(self) -> None:
+        """Stop the runtime; then end any child process this session started that is still alive."""
+        if self._started:
+            def _stop() -> None:
+                try:
+                    self.net.source.stop()
+                except BaseException:  # noqa: BLE001 - the cleanup below still runs
+                    pass
+
+            th = threading.Thread(target=_stop, daemon=True)
+            th.start()
+            deadline = time.monotonic() + self.stop_timeout_s
+            crashed_at = None
+            while th.is_alive() and time.monotonic() < deadline:
+                th.join(0.1)
+                if crashed_at is None and self._crashed():
+                    crashed_at = time.monotonic()  # stop() would wait for it forever
+                if crashed_at is not None and time.monotonic() - crashed_at > 0.5:
+                    break
+            self._started = False
+        left = [p for p in self._new_children() if p.is_alive()]
+        for p in left:
+            p.terminate()
+        for p in left:
+            try:
+                mp.Process.join(p, 2.0)  # Lava's SystemProcess.join() takes no timeout
+                if p.is_alive():
+                    p.kill()
+                    mp.Process.join(p, 1.0)
+            except (ValueError, AssertionError, AttributeError):
+                pass
+
+
+def read_record(net: LavaNetwork, seq: np.ndarray) -> RunRecord:
+    """Read one sequence's records from the (paused) Lava network into a :class:`RunRecord`."""
+    g, q = net.graph, net.quant
+    T = seq.shape[0]
+    outs: dict[str, np.ndarray] = {}
+    for j, (o, spec) in enumerate(g.outputs.items()):
+        key = f"o{j}" if net.io_dir else o
+        a = net.read("out", key, (spec.size,), T)
+        if q is None:
+            outs[o] = a
+        else:
+            d = net.read("outd", key, (spec.size,), T)
+            outs[o] = dequantize_output(q, o, np.rint(a).astype(np.int64), np.rint(d).astype(np.int64))
+    act: dict[str, np.ndarray] = {n: np.zeros((T, s.size)) for n, s in g.neurons.items()}
+    for pi, pop in enumerate(net.pops):
+        buf = net.read("pop", f"p{pi}", (pop.size,), T)
+        for n, idx, off in pop.members:
+            act[n][:, idx] = buf[:, off: off + len(idx)]
+    msgs: dict[str, np.ndarray] = {}
+    for n, spec in g.neurons.items():
+        msgs[n] = act[n]
+        if q is not None and not spec.spiking:
+            act[n] = act[n] / q.neurons[n].msg_units
+    msgs[g.input_name] = net.encode(seq)
+    ev = count_synaptic_events(g, msgs)
+    spiking = tuple(n for n, s in g.neurons.items() if s.spiking)
+    return RunRecord(net.precision, outs, act, ev, spiking)

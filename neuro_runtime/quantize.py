@@ -1,0 +1,357 @@
+"""Float :class:`RuntimeGraph` -> Loihi fixed-point parameters (Lava ``fixed_pt`` models).
+
+Formats (lava-nc 0.10 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``):
+
+* du, dv: 12-bit unsigned (Lava adds 1 to du: ``du_q = round(4096 du) - 1``; ``dv_q = round(4096 dv)``)
+* vth: 17-bit unsigned, compared as ``v > vth << 6``
+* bias: 13-bit signed mantissa << 3-bit exponent (0..7), added to v unshifted
+* u, v: 24 bit (u wraps, v clips)
+* weights: 8-bit mantissa, one ``weight_exp`` per synapse layer (projection); mixed-sign layers
+  use even values in [-256, 254] (Lava truncates the LSB in MIXED mode), single-sign layers
+  0..255 / -255..0
+* activation: Lava shifts ``a_in`` left by 6 before adding it to u
+
+Per neuron node a power-of-two scale ``S`` (``v_q ~= S * v``) is chosen to lose least: as large
+as possible with ``vth_q`` <= 2**16 (one bit of headroom below the 17-bit limit) and the bias
+inside ``4095 << 7`` (Lava adds the bias to v unshifted, so it caps S), reduced while a
+worst-case bound on ``|v|`` / ``|u|`` would leave 24 bits (down to a floor, then a saturation
+warning).  Weights take the largest exponent-free mantissa that fits.  Every layer's error is
+reported (relative RMS and max error of the effective weights; threshold, bias and decay
+rounding errors).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neuro_runtime.graph_check import RuntimeGraph
+from neuro_runtime.semantics import (
+    ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, GRADED_MAX, LI_MSG_SHIFT,
+    MAX_UV, VTH_MAX,
+)
+from train.errors import UserError
+
+
+class QuantizationWarning(UserWarning):
+    """A parameter saturated or lost most of its precision in the Loihi formats."""
+
+
+@dataclass
+class QNeuron:
+    """Fixed-point parameters of one neuron node (vectors ``[N]``, int64)."""
+
+    name: str
+    scale: float  # S: v_q ~= S * v
+    du_q: np.ndarray
+    dv_q: np.ndarray
+    vth_q: np.ndarray
+    bias_mant: np.ndarray
+    bias_exp: np.ndarray
+
+    @property
+    def bias_eff(self) -> np.ndarray:
+        return np.left_shift(self.bias_mant.astype(np.int64), self.bias_exp.astype(np.int64))
+
+    @property
+    def msg_units(self) -> float:
+        """Integer message units per unit of the float output (spikes: 1; LI: S / 64)."""
+        return self.scale / (1 << LI_MSG_SHIFT)
+
+
+@dataclass
+class QTerm:
+    delay: int
+    wq: np.ndarray  # [N_dst, N_src] int64 mantissas
+
+
+@dataclass
+class QProjection:
+    name: str
+    src: str
+    dst: str
+    weight_exp: int
+    sign_mode: str  # "MIXED" | "EXCITATORY" | "INHIBITORY"
+    terms: list[QTerm]
+
+
+@dataclass
+class QOutput:
+    name: str
+    scale_a: float  # a_in units per output unit (synapse paths)
+    scale_d: float  # d_in units per output unit (direct paths)
+    bias: np.ndarray
+
+
+@dataclass
+class LayerError:
+    """Quantisation error of one layer (projection or neuron node)."""
+
+    layer: str
+    kind: str
+    rel_rms: float
+    max_abs: float
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.layer} [{self.kind}]: rel. RMS {self.rel_rms:.3g}, max abs {self.max_abs:.3g} ({self.detail})"
+
+
+@dataclass
+class QuantizedGraph:
+    """A :class:`RuntimeGraph` with its Loihi fixed-point parameters."""
+
+    graph: RuntimeGraph
+    input_scale: float
+    input_range: float
+    neurons: dict[str, QNeuron]
+    projections: list[QProjection]
+    outputs: dict[str, QOutput]
+    errors: list[LayerError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def src_units(self, name: str) -> float:
+        """Integer message units per float unit sent by a source (Input, spiking, LI)."""
+        g = self.graph
+        if name == g.input_name:
+            return self.input_scale
+        if g.neurons[name].spiking:
+            return 1.0
+        return self.neurons[name].msg_units
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """Graded input -> 24-bit integers ``round(x * S_in)`` (clipped; counts clips in warnings)."""
+        q = np.round(np.asarray(x, dtype=np.float64) * self.input_scale)
+        over = np.abs(q) > GRADED_MAX
+        if over.any():
+            warnings.warn(
+                f"{int(over.sum())} input values exceed the 24-bit graded range (|x| > "
+                f"{GRADED_MAX / self.input_scale:.4g}); clipped",
+                QuantizationWarning, stacklevel=2,
+            )
+        return np.clip(q, -GRADED_MAX, GRADED_MAX).astype(np.int64)
+
+    def report(self) -> str:
+        lines = [f"input scale S_in = {self.input_scale:g} (range +-{self.input_range:g})"]
+        lines += [f"  {e}" for e in self.errors]
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def _pow2_floor(x: float) -> float:
+    return 2.0 ** math.floor(math.log2(x))
+
+
+def _quant_weights(w: list[np.ndarray]) -> tuple[int, str, list[np.ndarray]]:
+    """Shared exponent and 8-bit mantissas for a list of matrices (one synapse layer)."""
+    allw = np.concatenate([m.reshape(-1) for m in w]) if w else np.zeros(1)
+    lo, hi = float(allw.min()), float(allw.max())
+    if lo >= 0:
+        mode, lim = "EXCITATORY", 255.0
+    elif hi <= 0:
+        mode, lim = "INHIBITORY", 255.0
+    else:
+        mode, lim = "MIXED", 254.0
+    m = float(np.max(np.abs(allw)))
+    if m == 0:
+        return 0, mode, [np.zeros(x.shape, dtype=np.int64) for x in w]
+    exp = math.ceil(math.log2(m / lim))
+    out = []
+    for x in w:
+        y = x / 2.0 ** exp
+        if mode == "MIXED":
+            q = 2 * np.round(y / 2)
+            q = np.clip(q, -256, 254)
+        elif mode == "EXCITATORY":
+            q = np.clip(np.round(y), 0, 255)
+        else:
+            q = np.clip(np.round(y), -255, 0)
+        out.append(q.astype(np.int64))
+    return exp, mode, out
+
+
+def quantize(
+    graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
+    vth_bits: int = 16,
+) -> QuantizedGraph:
+    """Choose Loihi fixed-point parameters per layer (see module docstring).
+
+    ``input_range``: expected max ``|x|`` of the graded input (sets ``S_in = 2**k`` with
+    ``input_range * S_in <= 2**(input_bits-1) - 1``).  ``strict``: raise :class:`UserError`
+    instead of warning when a value saturates its format.
+    """
+    if input_range <= 0:
+        raise UserError(f"input_range must be > 0, got {input_range}")
+    warn: list[str] = []
+    errors: list[LayerError] = []
+    s_in = _pow2_floor(((1 << (input_bits - 1)) - 1) / input_range)
+
+    # worst-case |message| per source in float units (spikes 1; LI bound computed below)
+    src_max: dict[str, float] = {graph.input_name: input_range}
+    for n, spec in graph.neurons.items():
+        if spec.spiking:
+            src_max[n] = 1.0
+
+    def in_bound(dst: str) -> float:
+        tot = np.zeros(graph.size(dst))
+        for p in graph.into(dst):
+            sm = src_max.get(p.src, 1.0)
+            for t in p.terms:
+                tot = tot + np.abs(t.matrix).sum(axis=1) * sm
+        return float(tot.max()) if tot.size else 0.0
+
+    # LI bounds depend on their sources; iterate a few times (loops use the previous estimate)
+    for _ in range(3):
+        for n, spec in graph.neurons.items():
+            if not spec.spiking:
+                src_max[n] = (float(np.max(np.abs(spec.bias))) + in_bound(n)) / float(np.min(spec.dv))
+
+    qneurons: dict[str, QNeuron] = {}
+    for n, spec in graph.neurons.items():
+        ib = in_bound(n)
+        u_bound = ib / float(np.min(spec.du))
+        bmax = float(np.max(np.abs(spec.bias)))
+        s_bias = _pow2_floor(BIAS_MANT_MAX * (1 << BIAS_EXP_MAX) / bmax) if bmax > 0 else math.inf
+        if spec.spiking:
+            vth = float(np.max(spec.vth))
+            s = min(_pow2_floor(((1 << vth_bits) * 64) / vth), s_bias)
+            s_floor = s / 16
+            v_bound = vth + u_bound + float(np.max(np.abs(spec.bias)))
+        else:
+            s = min(_pow2_floor((MAX_UV // 2) / max(src_max[n], 1e-30)), s_bias)
+            s_floor = s
+            v_bound = src_max[n]
+        while s > s_floor and (s * v_bound >= MAX_UV or s * u_bound >= MAX_UV):
+            s /= 2
+        if s * u_bound >= MAX_UV or s * v_bound >= MAX_UV:
+            warn.append(
+                f"neuron '{n}': worst-case |u| or |v| ({max(u_bound, v_bound):.4g} x scale {s:g}) can "
+                f"exceed the 24-bit state (u wraps, v clips)"
+            )
+        du_q = np.round(spec.du * DECAY_UNITY).astype(np.int64) - 1
+        dv_q = np.round(spec.dv * DECAY_UNITY).astype(np.int64)
+        for what, q, f in (("du", du_q + 1, spec.du), ("dv", dv_q, spec.dv)):
+            if np.any(q > DECAY_UNITY - (1 if what == "dv" else 0)):
+                warn.append(f"neuron '{n}': {what} = {float(f.max()):.6g} needs {int(q.max())}/4096, saturates at 12 bit")
+            if np.any((q <= 0) & (f > 0)) and what == "dv":
+                msg = f"neuron '{n}': dv = {float(f.min()):.3g} rounds to 0 in 12 bits (no leak)"
+                if strict:
+                    raise UserError(msg)
+                warn.append(msg)
+        du_q = np.clip(du_q, 0, 4095)
+        dv_q = np.clip(dv_q, 0, 4095)
+        if spec.spiking:
+            vth_q = np.round(spec.vth * s / (1 << 6)).astype(np.int64)
+            if np.any(vth_q > VTH_MAX):
+                msg = f"neuron '{n}': threshold {float(spec.vth.max()):.6g} -> {int(vth_q.max())} exceeds 17 bits"
+                if strict:
+                    raise UserError(msg)
+                warn.append(msg)
+            vth_q = np.clip(vth_q, 1, VTH_MAX)
+            vrel = float(np.max(np.abs(vth_q * 64 / s - spec.vth) / spec.vth))
+            if vrel > 0.01:
+                msg = (
+                    f"neuron '{n}': threshold {float(spec.vth.max()):.6g} -> vth_q {int(vth_q.max())} at "
+                    f"scale {s:g} (rel. error {vrel:.3g}); the bias {bmax:.6g} caps the scale "
+                    f"(bias mantissa 4095 << 7)"
+                )
+                if strict:
+                    raise UserError(msg)
+                warn.append(msg)
+        else:
+            vth_q = np.zeros(spec.size, dtype=np.int64)
+        bq = spec.bias * s
+        bexp = np.zeros(spec.size, dtype=np.int64)
+        need = np.abs(bq) > BIAS_MANT_MAX
+        if need.any():
+            bexp[need] = np.ceil(np.log2(np.abs(bq[need]) / BIAS_MANT_MAX)).astype(np.int64)
+        if np.any(bexp > BIAS_EXP_MAX):
+            msg = (
+                f"neuron '{n}': bias {float(np.max(np.abs(spec.bias))):.6g} (x scale {s:g} = "
+                f"{float(np.max(np.abs(bq))):.6g}) exceeds 13-bit mantissa << 7; saturated"
+            )
+            if strict:
+                raise UserError(msg)
+            warn.append(msg)
+            bexp = np.minimum(bexp, BIAS_EXP_MAX)
+        bmant = np.clip(np.round(bq / 2.0 ** bexp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
+        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp)
+        qneurons[n] = qn
+        b_back = qn.bias_eff / s
+        parts = [f"scale {s:g}", f"dv_q {sorted(set(dv_q.tolist()))[:3]}"]
+        if spec.spiking:
+            vrel = float(np.max(np.abs(vth_q * 64 / s - spec.vth) / spec.vth))
+            parts.append(f"vth_q {int(vth_q.max())}, vth rel. err {vrel:.2g}")
+        dv_err = float(np.max(np.abs(dv_q / DECAY_UNITY - spec.dv)))
+        parts.append(f"dv err {dv_err:.2g}")
+        errors.append(LayerError(
+            n, spec.kind, _rel_rms(b_back, spec.bias), float(np.max(np.abs(b_back - spec.bias), initial=0.0)),
+            "bias; " + ", ".join(parts),
+        ))
+
+    def units(src: str) -> float:
+        if src == graph.input_name:
+            return s_in
+        if graph.neurons[src].spiking:
+            return 1.0
+        return qneurons[src].msg_units
+
+    # outputs: a_in scale chosen so the largest weight fills the mantissa (power of two)
+    qoutputs: dict[str, QOutput] = {}
+    for o, spec in graph.outputs.items():
+        cands = []
+        direct_units = set()
+        for p in graph.into(o):
+            for t in p.terms:
+                if t.delay == 0:
+                    direct_units.add(units(p.src))
+                elif np.any(t.matrix):
+                    cands.append(254.0 * units(p.src) / float(np.max(np.abs(t.matrix))))
+        if len(direct_units) > 1:
+            raise UserError(
+                f"Output '{o}': direct (zero-delay) inputs with different message scales "
+                "(e.g. spikes and a graded value) are not supported in fixed_pt"
+            )
+        scale_a = _pow2_floor(min(cands)) if cands else 1.0
+        scale_d = direct_units.pop() if direct_units else 1.0
+        qoutputs[o] = QOutput(o, scale_a, scale_d, spec.bias.copy())
+
+    qprojs: list[QProjection] = []
+    for p in graph.projections:
+        if p.dst in qneurons and any(t.delay == 0 for t in p.terms):
+            raise UserError(
+                f"zero-delay path {p.src} -> {p.dst} into a neuron is not supported in fixed_pt "
+                "(Lava cannot scale a direct connection); insert an Affine/Scale node"
+            )
+        dst_units = qneurons[p.dst].scale / (1 << ACT_SHIFT) if p.dst in qneurons else qoutputs[p.dst].scale_a
+        su = units(p.src)
+        syn = [t for t in p.terms if t.delay > 0]
+        targets = [t.matrix * dst_units / su for t in syn]
+        exp, mode, qs = _quant_weights(targets)
+        qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
+        if syn:
+            back = [q * 2.0 ** exp * su / dst_units for q in qs]
+            ref = np.concatenate([t.matrix.ravel() for t in syn])
+            got = np.concatenate([b.ravel() for b in back])
+            nz = ref != 0
+            lost = int(np.sum(nz & (got == 0)))
+            detail = f"weight_exp {exp}, {mode}, {lost} of {int(nz.sum())} non-zero weights round to 0"
+            errors.append(LayerError(p.name, "synapses", _rel_rms(got, ref), float(np.max(np.abs(got - ref))), detail))
+            if not -8 <= exp <= 7:
+                warn.append(f"layer '{p.name}': weight_exp {exp} is outside Loihi 2's range [-8, 7]")
+            if nz.sum() and lost > 0.5 * nz.sum():
+                warn.append(f"layer '{p.name}': {lost} of {int(nz.sum())} non-zero weights quantise to 0")
+        qprojs.append(QProjection(p.name, p.src, p.dst, exp, mode, qterms))
+
+    for w in warn:
+        warnings.warn(w, QuantizationWarning, stacklevel=2)
+    return QuantizedGraph(graph, s_in, input_range, qneurons, qprojs, qoutputs, errors, warn)
+
+
+def _rel_rms(got: np.ndarray, ref: np.ndarray) -> float:
+    den = float(np.sqrt(np.mean(np.square(ref)))) if np.size(ref) else 0.0
+    num = float(np.sqrt(np.mean(np.square(np.asarray(got) - ref)))) if np.size(ref) else 0.0
+    return num / den if den > 0 else num

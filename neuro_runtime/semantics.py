@@ -1,0 +1,207 @@
+"""The execution contract of ``neuro_runtime`` (NIR graph -> discrete-time SNN), shared helpers.
+
+This docstring is the contract; :mod:`neuro_runtime.emulator` is its executable definition and
+the Lava converter (:mod:`neuro_runtime.lava_build`) is tested against it.
+
+Time
+----
+Discrete steps ``t = 0, 1, ...``; one step is ``dt`` seconds, taken from the graph's
+``metadata["dt"]`` (float, seconds; required; the product uses 0.533328 s = one video snippet).
+
+Values before step 0 ("rest")
+-----------------------------
+Input values before step 0 are zero.  Neuron outputs (spikes, LI voltage) before step 0 are zero.
+A synapse node's output before step 0 is its *rest value* (its response to zero input held
+forever: its bias, plus the upstream synapse nodes' rest values pushed through its weights).
+Consequence: every bias is a constant from step 0 on, so a chain ``Affine1 -> Affine2`` delivers
+``W2 W1 x[t-2] + (W2 b1 + b2)``.  This is the one place where the contract deviates from a literal
+"zeros before step 0" reading: Lava folds biases into the receiving neurons' constant bias, which
+cannot express a bias that switches on at step 1 (see "Deviation" below).
+
+Nodes
+-----
+* ``Input`` (one per graph): ``x[t]`` given by the user each step, graded (float).
+* ``Affine(W, b)``, ``Linear(W)``, ``Scale(s)`` ("synapse nodes"): one Lava Dense hop each; they
+  delay by exactly one step: ``y[t] = W @ u[t-1] + b`` (Scale: ``s * u[t-1]``).
+  A chain of k synapse nodes delays by k steps; fusing it into one matrix keeps the k-step delay
+  (Lava ``DelayDense`` with delay k-1).
+* ``Delay(delay)`` (seconds per channel, integer multiples of dt): ``y[t] = u[t-k]``; no extra hop.
+* Several edges into one node sum their values.
+* ``LIF(tau, r, v_leak, v_threshold, v_reset)``: forward Euler with step dt, update in the step the
+  input arrives, spike in that same step, strict ``>``::
+
+      v[t] = v[t-1] + (dt/tau) * (v_leak - v[t-1] + r * I[t])
+      s[t] = v[t] > v_threshold
+      v[t] = v_reset where s[t]
+
+  The membrane starts at ``v[-1] = v_reset`` (SpikingJelly's convention).  With dt/tau = 1/1.6,
+  r = 1, v_leak = v_reset = 0 this is SpikingJelly ``LIFNode(tau=1.6, decay_input=True,
+  v_reset=0.)`` except SpikingJelly fires at ``>=``.  Lava's LIF models also compare strictly
+  (``PyLifModelFloat``: ``v > vth``; ``PyLifModelBitAcc``: ``v > vth << 6``), so Lava = NIR here.
+* ``CubaLIF(tau_syn, tau_mem, r, v_leak, v_threshold, v_reset, w_in)``::
+
+      I[t] = I[t-1] + (dt/tau_syn) * (-I[t-1] + w_in * x[t])
+      v[t] = v[t-1] + (dt/tau_mem) * (v_leak - v[t-1] + r * I[t]);  spike/reset as LIF
+
+  ``I`` starts at its rest value (the constant part of its input); ``v[-1] = v_reset``.
+* ``LI(tau, r, v_leak)``: ``v[t] = v[t-1] + (dt/tau) * (v_leak - v[t-1] + r * I[t])``, no spike;
+  its output is ``v[t]`` (graded); ``v[-1] = 0``.
+* ``Output``: records the (summed) value arriving at step t; it adds no delay.  In Lava it is a
+  non-spiking read-out process (:class:`neuro_runtime.lava_procs.Readout`) with two input ports:
+  ``a_in`` (from Dense / DelayDense, i.e. synapse paths) and ``d_in`` (direct, zero-delay edges
+  from neurons or the Input); it records ``a_in + d_in + bias`` per step (into a shared-memory
+  file, or a Var with ``io="var"``).
+* Cycles are allowed if every cycle contains a synapse node or a Delay with all delays >= 1 step
+  (else ``UserError("cycle with no delay: a -> b -> a")``).  Cycles made only of synapse/Delay
+  nodes (no neuron) are refused (their rest value is not defined).
+* Zero-delay edges into a *neuron* (neuron -> neuron, Input -> neuron, no synapse node between)
+  are supported only where the folded input gain is exactly 1 (Lava connects ports directly and
+  cannot scale); zero-delay edges into an Output are always fine.
+
+End-to-end latency = the first step at which input step 0 can reach an Output (shortest path in
+steps).  ``align=True`` (see :mod:`neuro_runtime.graph_check`) delays the early paths so that all forward
+paths into a node arrive at the same step (what a PyTorch model without explicit delays means);
+recurrent (back) edges are left alone.
+
+Mapping NIR -> Lava (floating_pt)
+---------------------------------
+Lava's LIF (``lava/proc/lif/models.py``)::
+
+    u[t] = u[t-1] * (1 - du) + a_in[t]
+    v[t] = v[t-1] * (1 - dv) + u[t] + bias
+    s[t] = v[t] > vth;  v[t] = 0 where s[t]
+
+We use the shifted membrane ``v' = v - v_reset`` (so Lava's reset-to-0 is exact for any v_reset):
+
+* LIF:     ``du = 1``, ``dv = dt/tau``, ``vth = v_threshold - v_reset``,
+           ``bias = dv * (v_leak - v_reset) + dv * r * b_rest``, incoming weights scaled by
+           ``dv * r`` (row scaling of every incoming matrix).
+* CubaLIF: ``du = dt/tau_syn``, ``dv = dt/tau_mem``, ``vth = v_threshold - v_reset``,
+           ``u = dv * r * I``; incoming weights scaled by ``dv * r * du * w_in``;
+           ``bias = dv * (v_leak - v_reset) + dv * r * w_in * b_rest``.
+* LI:      like LIF with ``vth = inf`` (no spikes, no reset); a small custom process
+           (:class:`neuro_runtime.lava_procs.GradedLI`) that reuses Lava's LIF sub-threshold code
+           and sends ``v`` as a graded message.
+* ``b_rest`` is the rest value arriving at the neuron (sum of upstream synapse biases).
+
+Dense semantics in Lava (checked in lava-nc 0.10 ``PyDenseModelFloat.run_spk``): at step t it
+first sends ``a_buff`` (computed at t-1), then receives ``s_in`` of step t and computes
+``a_buff = W @ s_in``.  LIF at step t receives ``a_in`` of step t (``run_spk``: recv then update).
+So Dense delivers at t what was sent at t-1: exactly our one-step synapse.  ``DelayDense`` with
+delay d delivers at t+1+d.  Graded messages use ``num_message_bits = 24`` (Dense would otherwise
+cast its input to bool); spiking senders use ``num_message_bits = 0``.
+
+Mapping NIR -> Lava (fixed_pt, ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``)
+---------------------------------------------------------------------------
+Per neuron population a scale ``S`` (v_fixed ~= S * v') is chosen by
+:mod:`neuro_runtime.quantize`; then (``<<`` left shift, ``>>`` arithmetic right shift)::
+
+    du_q   = round(4096 * du) - 1        (12 bit; Lava adds ds_offset = 1)
+    dv_q   = round(4096 * dv)            (12 bit; dm_offset = 0)
+    vth_q  = round(S * vth / 64)         (17 bit; Lava compares v > vth_q << 6)
+    bias   = bias_mant << bias_exp  ~= S * bias    (13-bit signed mantissa, exponent 0..7)
+    weights: W_q * 2**weight_exp ~= S / 64 * W_eff / S_src  (8-bit W_q, one weight_exp per
+             synapse layer; mixed-sign layers use even values in [-256, 254] because Lava
+             truncates the LSB in MIXED sign mode)
+    u: 24-bit wrap, v: clipped to +-(2**23 - 1) (exactly Lava's code).
+
+A graded Input is quantised to ``round(x * S_in)`` with ``S_in = 2**k`` chosen so that
+``input_range`` fits ``input_bits`` (default 12; the message itself may use 24 bits); a fixed LI
+sends ``v >> 6``.  fixed_pt refuses zero-delay paths into neurons and paths longer than 64 steps
+per synapse hop (DelayDense's 6-bit delay).
+An Output stores the integer it receives; the float value is ``a_in / S_out + d_in / S_direct +
+bias``.  The emulator's fixed mode replays these integer operations bit for bit, including Lava's
+int32 wrap-around in the Dense accumulation and the per-synapse-layer shift.
+
+Recording
+---------
+Per sequence and step: every Output's value, every neuron node's spikes (LIF/CubaLIF; in Lava
+via :class:`neuro_runtime.lava_procs.RecLIF`, Lava's LIF with a spike buffer) or graded output
+(LI), and the synaptic events per synapse layer (``src->dst``): senders with a non-zero message
+times their number of non-zero outgoing weights, counted at the step the message is sent.
+
+Deviation from the issue text
+-----------------------------
+Only the rest-value rule above: biases are constant from step 0 (a chain ``Affine -> Affine``
+or ``Affine -> Delay`` passes the upstream bias on before step 0 instead of zeros), because Lava
+folds them into a constant neuron bias.  For a single synapse node between neurons (the common
+case) both readings agree: ``output[0] = b``.  Everything else is as issued; Lava forced nothing
+else (its Dense delivers one step late, its LIF integrates a_in of the same step and compares
+strictly).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Loihi / Lava bit-accurate constants (lava/proc/lif/models.py AbstractPyLifModelFixed)
+DECAY_SHIFT = 12
+DECAY_UNITY = 1 << DECAY_SHIFT
+VTH_SHIFT = 6
+ACT_SHIFT = 6
+UV_BITS = 24
+MAX_UV = 1 << (UV_BITS - 1)
+VTH_MAX = (1 << 17) - 1
+BIAS_MANT_MAX = 4095
+BIAS_MANT_MIN = -4096
+BIAS_EXP_MAX = 7
+GRADED_MAX = (1 << 23) - 1
+GRADED_MESSAGE_BITS = 24
+LI_MSG_SHIFT = 6  # a fixed-point LI sends v >> 6
+
+PRECISIONS = ("floating_pt", "fixed_pt")
+
+
+def wrap_int32(a: np.ndarray) -> np.ndarray:
+    """Wrap an integer array to int32 two's complement (what numpy int32 arithmetic does)."""
+    return np.asarray(a, dtype=np.int64).astype(np.int32).astype(np.int64)
+
+
+def shift_exp(a: np.ndarray, exp: int) -> np.ndarray:
+    """Lava Dense weight exponent: ``a << exp`` if exp > 0 else ``a >> -exp`` (arithmetic), int32."""
+    if exp > 0:
+        return wrap_int32(np.left_shift(a, exp))
+    return np.right_shift(a, -exp)
+
+
+def decay_fixed(x: np.ndarray, decay_const: int) -> np.ndarray:
+    """Lava bit-accurate decay: ``sign(x * (4096 - c)) * (|x * (4096 - c)| >> 12)`` (int64)."""
+    prod = x.astype(np.int64) * (DECAY_UNITY - int(decay_const))
+    return np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
+
+
+def lif_fixed_update(
+    u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du_q: np.ndarray, dv_q: np.ndarray,
+    bias_eff: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One bit-accurate sub-threshold step of Lava's ``AbstractPyLifModelFixed`` (int64 arrays).
+
+    Shapes broadcast: states ``[B, N]``, parameters ``[N]``.  Returns new ``(u, v)`` before the
+    spike/reset.  ``du_q`` is the stored 12-bit value (Lava adds ds_offset = 1 itself).
+    """
+    dcu = decay_fixed_vec(u, du_q + 1)
+    dcu = wrap_int32(dcu)
+    act = wrap_int32(np.left_shift(wrap_int32(a_in), ACT_SHIFT))
+    cur = wrap_int32(dcu + act)
+    wrapped = np.where(cur > MAX_UV, cur - 2 * MAX_UV, cur)
+    wrapped = np.where(wrapped <= -MAX_UV, cur + 2 * MAX_UV, wrapped)
+    u = wrapped
+    dvv = wrap_int32(decay_fixed_vec(v, dv_q))
+    v = np.clip(dvv + u + bias_eff, -MAX_UV + 1, MAX_UV - 1)
+    return u, v
+
+
+def decay_fixed_vec(x: np.ndarray, decay_const: np.ndarray) -> np.ndarray:
+    """:func:`decay_fixed` with a per-neuron decay constant (broadcast over the last axis)."""
+    prod = x.astype(np.int64) * (DECAY_UNITY - np.asarray(decay_const, dtype=np.int64))
+    return np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
+
+
+def lif_float_update(
+    u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du: np.ndarray, dv: np.ndarray, bias: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One step of Lava's ``AbstractPyLifModelFloat.subthr_dynamics`` (same operation order)."""
+    u = u * (1 - du)
+    u = u + a_in
+    v = v * (1 - dv) + u + bias
+    return u, v

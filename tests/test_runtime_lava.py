@@ -1,0 +1,264 @@
+"""Lava (the ground truth) against the closed form and against the emulator, both precisions."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sys
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytest.importorskip("lava.magma.core.run_configs")
+
+from neuro_runtime import Emulator, load_graph, quantize, run_lava  # noqa: E402
+from neuro_runtime import examples as ex  # noqa: E402
+from neuro_runtime.lava_build import build_lava  # noqa: E402
+
+GRAPHS = {"branching": ex.branching_graph, "recurrent": ex.recurrent_graph, "delayed": ex.delayed_graph}
+
+
+def _roundtrip(tmp_path: Path, name: str, graph: nir.NIRGraph) -> Path:
+    path = tmp_path / f"{name}.nir"
+    nir.write(str(path), graph)
+    return path
+
+
+def _inputs(rg, b: int = 2, t: int = 24, seed: int = 3) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-0.2, 1.0, (b, t, rg.input_size))
+
+
+def _children() -> set[int]:
+    """PIDs of this process's live children (from /proc, independent of multiprocessing)."""
+    me = os.getpid()
+    out = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] != "Z":
+            out.add(int(d))
+    return out
+
+
+@pytest.mark.parametrize("precision", ["floating_pt", "fixed_pt"])
+def test_single_lif_closed_form_lava(precision: str) -> None:
+    steps = 30
+    rg = load_graph(ex.constant_current_lif_graph())
+    rec = run_lava(rg, np.zeros((1, steps, 1)), precision, progress=False)[0]
+    expected = ex.constant_current_lif_spikes(steps)
+    np.testing.assert_array_equal(rec.spikes["lif"][:, 0], expected)
+    np.testing.assert_array_equal(rec.outputs["out"][:, 0], expected)
+    assert expected.sum() >= 5
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_lava_float_matches_emulator(name: str, tmp_path: Path) -> None:
+    rg = load_graph(_roundtrip(tmp_path, name, GRAPHS[name]()))
+    x = _inputs(rg)
+    emu = Emulator(rg, "floating_pt").run(x)
+    recs = run_lava(rg, x, "floating_pt", progress=False)
+    n_spikes = 0
+    for b, rec in enumerate(recs):
+        for o in rg.outputs:
+            np.testing.assert_allclose(rec.outputs[o], emu.outputs[o][b], atol=1e-5, rtol=0)
+        for n in emu.spikes:
+            np.testing.assert_array_equal(rec.spikes[n], emu.spikes[n][b])
+            n_spikes += int(rec.spikes[n].sum())
+        for k, v in emu.synaptic_events.items():
+            np.testing.assert_array_equal(rec.synaptic_events[k], v[b])
+    assert n_spikes > 10
+
+
+@pytest.mark.parametrize("name", sorted(GRAPHS))
+def test_lava_fixed_bit_identical_to_emulator(name: str, tmp_path: Path) -> None:
+    rg = load_graph(_roundtrip(tmp_path, name, GRAPHS[name]()))
+    q = quantize(rg)
+    x = _inputs(rg)
+    emu = Emulator(rg, "fixed_pt", quant=q).run(x)
+    recs = run_lava(rg, x, "fixed_pt", quant=q, progress=False)
+    n_spikes = 0
+    for b, rec in enumerate(recs):
+        for o in rg.outputs:
+            np.testing.assert_array_equal(rec.outputs[o], emu.outputs[o][b])
+        for n in emu.activity:
+            np.testing.assert_array_equal(rec.activity[n], emu.activity[n][b])
+        n_spikes += sum(int(v.sum()) for v in rec.spikes.values())
+    assert n_spikes > 10
+    assert any(np.any(v != 0) for v in recs[0].outputs.values())
+
+
+def test_aligned_graph_in_lava() -> None:
+    rg = load_graph(ex.misaligned_graph(), align=True)
+    assert rg.latency == {"out": 2}
+    x = _inputs(rg, b=1, t=20)
+    emu = Emulator(rg).run(x)
+    rec = run_lava(rg, x, "floating_pt", progress=False)[0]
+    np.testing.assert_array_equal(rec.spikes["lif2"], emu.spikes["lif2"][0])
+    assert emu.spikes["lif2"].sum() > 0
+    # the padded skip path is a graded DelayDense: check it bit-exactly in fixed_pt too
+    q = quantize(rg)
+    recx = run_lava(rg, x, "fixed_pt", quant=q, progress=False)[0]
+    emx = Emulator(rg, "fixed_pt", quant=q).run(x)
+    np.testing.assert_array_equal(recx.spikes["lif2"], emx.spikes["lif2"][0])
+    np.testing.assert_array_equal(recx.outputs["out"], emx.outputs["out"][0])
+    # the first output step that can depend on the input is the reported latency
+    x2 = x.copy()
+    x2[0, 0] += 5.0
+    e2 = Emulator(rg).run(x2)
+    diff = np.nonzero(np.any(e2.activity["lif2"][0] != emu.activity["lif2"][0], axis=1)
+                      | np.any(np.abs(Emulator(rg).run(x2).outputs["out"][0] - emu.outputs["out"][0]) > 0, axis=1))[0]
+    assert diff.size and diff[0] >= rg.latency["out"]
+
+
+def test_fusion_reduces_processes_same_result() -> None:
+    rg = load_graph(ex.msf_like_graph(n_in=16), align=True)
+    fused = build_lava(rg, "floating_pt", fuse=True, buf_len=4)
+    unfused = build_lava(rg, "floating_pt", fuse=False, buf_len=4)
+    fused.close()
+    unfused.close()
+    assert fused.n_processes < unfused.n_processes - 5, (fused.summary(), unfused.summary())
+    x = np.random.default_rng(5).uniform(0, 1, (1, 12, 16))
+    emu = Emulator(rg).run(x)
+    for fuse in (True, False):
+        tm: dict = {}
+        rec = run_lava(rg, x, "floating_pt", fuse=fuse, progress=False, timings=tm)[0]
+        assert tm["n_processes"] == (fused if fuse else unfused).n_processes
+        for n in emu.spikes:
+            np.testing.assert_array_equal(rec.spikes[n], emu.spikes[n][0])
+        np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"][0], atol=1e-5, rtol=0)
+    q = quantize(rg)
+    fx = Emulator(rg, "fixed_pt", quant=q).run(x)
+    rec = run_lava(rg, x, "fixed_pt", quant=q, fuse=True, progress=False)[0]
+    np.testing.assert_array_equal(rec.outputs["out"], fx.outputs["out"][0])
+    assert sum(int(v.sum()) for v in rec.spikes.values()) > 50
+
+
+def test_many_sequences_reset_between() -> None:
+    """Sequences of different lengths in one Lava run == each one from rest in the emulator."""
+    rg = load_graph(ex.recurrent_graph())
+    rng = np.random.default_rng(9)
+    seqs = [rng.uniform(0, 1, (t, 3)) for t in (9, 15, 6)]
+    for precision, io in (("floating_pt", "shm"), ("fixed_pt", "shm"), ("floating_pt", "var"), ("fixed_pt", "var")):
+        q = quantize(rg) if precision == "fixed_pt" else None
+        recs = run_lava(rg, seqs, precision, quant=q, progress=False, io=io)
+        assert [r.outputs["out"].shape[0] for r in recs] == [9, 15, 6]
+        for s, rec in zip(seqs, recs):
+            emu = Emulator(rg, precision, quant=q).run(s)
+            np.testing.assert_array_equal(rec.spikes["lif"], emu.spikes["lif"])
+            np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"], atol=1e-5 if q is None else 0, rtol=0)
+
+
+@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
+def test_no_lava_process_survives_an_exception(exc: type) -> None:
+    import glob
+
+    rg = load_graph(ex.recurrent_graph())
+    before = _children()
+    shm_before = set(glob.glob("/dev/shm/neuro_runtime_*")) | set(glob.glob("/tmp/neuro_runtime_*"))
+    seen: list[int] = []
+
+    def boom(i: int, rec) -> None:
+        seen.append(len(_children() - before))
+        raise exc("stop here")
+
+    with pytest.raises(exc, match="stop here"):
+        run_lava(rg, np.zeros((3, 5, 3)), "floating_pt", progress=True, on_sequence=boom)
+    assert seen and seen[0] > 0  # Lava was running child processes when the exception came
+    assert not [p for p in mp.active_children() if p.is_alive()]
+    assert _children() - before == set()
+    shm_after = set(glob.glob("/dev/shm/neuro_runtime_*")) | set(glob.glob("/tmp/neuro_runtime_*"))
+    assert shm_after <= shm_before  # the shared-memory files are gone too
+
+
+def test_fixed_delay_beyond_loihi_limit_is_refused() -> None:
+    g = ex.delayed_graph()
+    g.nodes["d1"].delay = np.full(4, 70 * ex.DT)
+    rg = load_graph(nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata=g.metadata))
+    from train.errors import UserError
+
+    with pytest.raises(UserError, match="70 steps.*6-bit"):
+        build_lava(rg, "fixed_pt", buf_len=4)
+
+
+def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
+    """SIGINT to the whole process group (what a terminal's Ctrl-C does) while Lava runs."""
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from neuro_runtime import load_graph, run_lava\n"
+        "from neuro_runtime.examples import recurrent_graph\n"
+        "rg = load_graph(recurrent_graph())\n"
+        "try:\n"
+        "    run_lava(rg, np.random.rand(200, 300, 3), 'floating_pt', progress=False,\n"
+        "             on_sequence=lambda i, r: print('running', flush=True))\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True)\n"
+    )
+    p = subprocess.Popen([sys.executable, str(script)], start_new_session=True, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert p.stdout.readline().strip() == "running"
+
+        def group() -> set[int]:
+            out = set()
+            for d in os.listdir("/proc"):
+                if d.isdigit():
+                    try:
+                        with open(f"/proc/{d}/stat") as f:
+                            fields = f.read().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    if int(fields[3]) == p.pid and fields[0] != "Z":
+                        out.add(int(d))
+            return out
+
+        assert len(group()) > 2  # the script and its Lava children
+        os.killpg(p.pid, signal.SIGINT)
+        rest = p.communicate(timeout=60)[0]
+        assert "interrupted" in rest
+        time.sleep(0.5)
+        assert group() == set()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
+def test_heterogeneous_neuron_parameters_split_into_populations() -> None:
+    """One NIR LIF node with two different (tau, threshold) pairs -> two Lava LIF populations."""
+    rng = np.random.default_rng(4)
+    n = 6
+    tau = np.where(np.arange(n) < 3, ex.TAU, 2 * ex.TAU)
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([3])), "a": nir.Affine(rng.normal(0, 1.5, (n, 3)), rng.normal(0, 0.2, n)),
+               "lif": nir.LIF(tau=tau, r=np.ones(n), v_leak=np.zeros(n),
+                              v_threshold=np.where(np.arange(n) < 3, 1.0, 0.6)),
+               "l": nir.Linear(rng.normal(0, 1.0, (2, n))), "out": nir.Output(np.array([2]))},
+        edges=[("in", "a"), ("a", "lif"), ("lif", "l"), ("l", "out")], metadata={"dt": ex.DT})
+    rg = load_graph(g)
+    net = build_lava(rg, "floating_pt", buf_len=2)
+    net.close()
+    assert sum(1 for p in net.pops if p.kind == "LIF") == 2
+    x = _inputs(rg, b=2, t=20)
+    emu = Emulator(rg).run(x)
+    q = quantize(rg)
+    emx = Emulator(rg, "fixed_pt", quant=q).run(x)
+    recs = run_lava(rg, x, "floating_pt", progress=False)
+    recx = run_lava(rg, x, "fixed_pt", quant=q, progress=False)
+    for b in range(2):
+        np.testing.assert_array_equal(recs[b].spikes["lif"], emu.spikes["lif"][b])
+        np.testing.assert_allclose(recs[b].outputs["out"], emu.outputs["out"][b], atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(recx[b].outputs["out"], emx.outputs["out"][b])
+    assert emu.spikes["lif"][:, :, :3].sum() > 0 and emu.spikes["lif"][:, :, 3:].sum() > 0
