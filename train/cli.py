@@ -74,7 +74,9 @@ def cmd_eval(args: argparse.Namespace) -> None:
     extra = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": checkpoint.sha256, "arch": checkpoint.arch,
              "n_videos": len(scored), "device": str(device)}
     write_evaluation(Path(args.out), metrics, scored, extra, plots=args.plots, force=args.force)
-    print(json.dumps({key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}, indent=2))
+    from train.metrics import json_ready
+
+    print(json.dumps(json_ready({key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}), indent=2))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -136,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--out", required=True, help="Markdown file to write")
     summary.add_argument("--title", default="UCF-Crime-DVS anomaly detection")
     summary.set_defaults(func=cmd_summary)
+
+    from neuro_runtime.cli import add_runtime_commands
+
+    add_runtime_commands(commands, _add_data_arguments)
     return parser
 
 

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from train.atomic import atomic_dir
 from train.layout import FeatureLayout, Video, frame_labels_for, load_ground_truth, load_split
-from train.metrics import ScoredVideo, frame_metrics
+from train.metrics import ScoredVideo, frame_metrics, json_ready
 from train.plots import plot_roc, plot_video_scores
 
 
@@ -74,7 +74,7 @@ def write_evaluation(
 ) -> None:
     """Write `metrics.json`, `scores.npz`, `roc.png` and `videos/<stem>.png` into `out`, all or nothing."""
     with atomic_dir(out, force=force) as tmp:
-        (tmp / "metrics.json").write_text(json.dumps({**metrics, **extra}, indent=2, sort_keys=True) + "\n")
+        (tmp / "metrics.json").write_text(json.dumps(json_ready({**metrics, **extra}), indent=2, sort_keys=True) + "\n")
         np.savez(tmp / "scores.npz", **{v.stem: v.scores for v in scored})
         labels = np.concatenate([v.frame_labels for v in scored])
         frame_scores = np.concatenate([v.frame_scores for v in scored])

@@ -48,6 +48,11 @@ def false_alarm_rate(labels: np.ndarray, scores: np.ndarray, threshold: float = 
     return float(fp / (fp + tn)) if fp + tn else float("nan")
 
 
+def json_ready(metrics: dict) -> dict:
+    """Metrics with NaN (an undefined AUC or FAR, e.g. no normal video) as None, so the JSON stays valid."""
+    return {key: None if isinstance(value, float) and np.isnan(value) else value for key, value in metrics.items()}
+
+
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
 

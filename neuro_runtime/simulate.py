@@ -1,0 +1,182 @@
+"""`ucfdvs simulate`: run an exported NIR graph on the test split in the emulator or in Lava.
+
+Each video of n snippets is fed as n + L steps (L = the graph's end-to-end latency, zeros after
+the video), and its snippet score i is sigmoid(output[i + L]): the graph's Output node carries the
+read-out's pre-sigmoid value, and the sigmoid is applied here, outside the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from neuro_runtime.emulator import Emulator
+from neuro_runtime.graph_check import RuntimeGraph, load_graph
+from neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from neuro_runtime.records import RunRecord
+from train.atomic import atomic_dir, check_output_dir
+from train.errors import UserError
+from train.evaluate import TestSet, scored_videos
+from train.layout import FeatureLayout, Video
+from train.metrics import frame_metrics, json_ready
+
+BACKENDS = ("emu", "lava")
+PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
+
+
+@dataclass
+class VideoRun:
+    """One video's result: snippet scores `[n]`, spikes per population `[n + L, N]`, synaptic events per layer `[n + L]`."""
+
+    stem: str
+    scores: np.ndarray
+    spikes: dict[str, np.ndarray]
+    synaptic_events: dict[str, np.ndarray]
+
+
+def single_output(graph: RuntimeGraph, path: Path) -> tuple[str, int]:
+    """The graph's one Output node of size 1 and its latency in steps."""
+    if len(graph.outputs) != 1:
+        raise UserError(f"expected one Output node, found {len(graph.outputs)}", path)
+    name = next(iter(graph.outputs))
+    if graph.size(name) != 1:
+        raise UserError(f"Output {name!r} has {graph.size(name)} channels, a score needs 1", path)
+    latency = graph.latency[name]
+    if latency is None:
+        raise UserError(f"Output {name!r} is not reachable from the Input", path)
+    return name, int(latency)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _video_run(video: Video, record: RunRecord, output: str, latency: int) -> VideoRun:
+    steps = video.n_snippets + latency
+    raw = record.outputs[output][latency:steps, 0]
+    return VideoRun(
+        video.stem,
+        _sigmoid(raw).astype(np.float32),
+        {name: spikes[:steps] for name, spikes in record.spikes.items()},
+        {name: events[:steps] for name, events in record.synaptic_events.items()},
+    )
+
+
+def _padded(video: Video, latency: int, steps: int | None = None) -> np.ndarray:
+    steps = steps or video.n_snippets + latency
+    x = np.zeros((steps, video.features.shape[1]), dtype=np.float64)
+    x[: video.n_snippets] = video.features
+    return x
+
+
+def run_videos(
+    graph: RuntimeGraph,
+    videos: list[Video],
+    backend: str,
+    precision: str,
+    quant: QuantizedGraph | None = None,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> list[VideoRun]:
+    """Run each video through the graph; the emulator batches videos (padding after a video never changes it: the graph is causal)."""
+    output, latency = single_output(graph, Path(graph.source or "graph"))
+    if backend == "emu":
+        emulator = Emulator(graph, precision, quant)
+        runs: dict[str, VideoRun] = {}
+        order = sorted(videos, key=lambda v: v.n_snippets)
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        for chunk in tqdm(chunks, desc=f"emulator {precision}", unit="batch", disable=not progress):
+            steps = max(v.n_snippets for v in chunk) + latency
+            record = emulator.run(np.stack([_padded(v, latency, steps) for v in chunk]))
+            for video, single in zip(chunk, record.split()):
+                runs[video.stem] = _video_run(video, single, output, latency)
+        return [runs[v.stem] for v in videos]
+    if backend == "lava":
+        from neuro_runtime.lava_run import run_lava
+
+        records = run_lava(graph, [_padded(v, latency) for v in videos], precision, quant=quant, progress=progress)
+        return [_video_run(v, r, output, latency) for v, r in zip(videos, records)]
+    raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+
+
+def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
+    """`count` videos evenly spread over the split (so a subset mixes classes and normal videos); all if None."""
+    if count is None or count >= len(videos):
+        return videos
+    if count < 1:
+        raise UserError("--videos must be >= 1")
+    return [videos[i] for i in np.unique(np.linspace(0, len(videos) - 1, count).round().astype(int))]
+
+
+def simulate(
+    nir_path: Path,
+    data: FeatureLayout,
+    backend: str,
+    precision_name: str,
+    out: Path,
+    videos: int | None = None,
+    force: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Run the graph on the test split (or `videos` of its videos, evenly spread) and write `scores.npz`, `spikes.npz`, `metrics.json`."""
+    if precision_name not in PRECISIONS:
+        raise UserError(f"unknown precision {precision_name!r} (known: {', '.join(PRECISIONS)})")
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    check_output_dir(out, force)
+    precision = PRECISIONS[precision_name]
+    graph = load_graph(nir_path)
+    _, latency = single_output(graph, nir_path)
+    test_set = TestSet(data)
+    selected = spread_subset(test_set.videos, videos)
+    for video in selected:
+        if video.features.shape[1] != graph.input_size:
+            raise UserError(
+                f"features have D={video.features.shape[1]}, the graph's input has {graph.input_size} channels",
+                data.feature_path(video.stem),
+            )
+    quant = None
+    quantization: dict = {}
+    if precision == "fixed_pt":
+        input_range = float(max(np.abs(v.features).max() for v in selected))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", QuantizationWarning)
+            quant = quantize(graph, input_range=input_range)
+        quantization = {
+            "input_range": input_range,
+            "report": quant.report(),
+            "warnings": [str(w.message) for w in caught] + list(quant.warnings),
+        }
+    runs = run_videos(graph, selected, backend, precision, quant, progress=progress)
+    scored = scored_videos(selected, {r.stem: r.scores for r in runs}, test_set.gt, data.gt_path)
+    metrics = frame_metrics(scored)
+    summary = {
+        **metrics,
+        "backend": backend,
+        "precision": precision,
+        "nir": str(nir_path),
+        "latency_steps": latency,
+        "n_videos": len(runs),
+        "spikes_per_population": {
+            name: int(sum(int(r.spikes[name].sum()) for r in runs)) for name in (runs[0].spikes if runs else {})
+        },
+        "synaptic_events_per_layer": {
+            name: int(sum(int(r.synaptic_events[name].sum()) for r in runs))
+            for name in (runs[0].synaptic_events if runs else {})
+        },
+        "steps": int(sum(len(r.scores) + latency for r in runs)),
+        **({"quantization": quantization} if quantization else {}),
+    }
+    with atomic_dir(out, force=force) as tmp:
+        np.savez(tmp / "scores.npz", **{r.stem: r.scores for r in runs})
+        np.savez_compressed(
+            tmp / "spikes.npz",
+            **{f"{r.stem}/{name}": spikes.astype(np.uint8) for r in runs for name, spikes in r.spikes.items()},
+        )
+        (tmp / "metrics.json").write_text(json.dumps(json_ready(summary), indent=2, sort_keys=True) + "\n")
+    return summary
