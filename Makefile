@@ -30,8 +30,10 @@ demo: $(STAMP)
 	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-msf --model msf --iterations 1500 --eval-every 250 --force
 	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-linear/best.pt --out $(DEMO)/eval-linear --force
 	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-msf/best.pt --out $(DEMO)/eval-msf --force
-	$(UCFDVS) summary --eval MSF=$(DEMO)/eval-msf --eval linear-MIL=$(DEMO)/eval-linear --out $(DEMO)/report.md
-	@cat $(DEMO)/report.md | sed -n '1,12p'
+	$(UCFDVS) summary --eval MSF=$(DEMO)/eval-msf --eval linear-MIL=$(DEMO)/eval-linear --out $(DEMO)/summary.md
+	$(UCFDVS) export --checkpoint $(DEMO)/run-msf/best.pt --nir $(DEMO)/msf.nir --png $(DEMO)/msf-graph.png
+	$(UCFDVS) bench --data $(DEMO)/data --checkpoint $(DEMO)/run-msf/best.pt --nir $(DEMO)/msf.nir --out $(DEMO)/bench --force
+	@sed -n '1,40p' $(DEMO)/bench/report.md
 
 test: $(STAMP)
 	$(VENV)/bin/pytest tests

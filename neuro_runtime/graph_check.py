@@ -97,6 +97,7 @@ class RuntimeGraph:
     aligned: bool = False
     misaligned: list[str] = field(default_factory=list)
     source: str | None = None
+    metadata: dict = field(default_factory=dict)
 
     def size(self, name: str) -> int:
         """Number of channels of the Input, a neuron node or an Output."""
@@ -400,7 +401,7 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         dt=dt, input_name=inp, input_size=out_size[inp], neurons=neurons, outputs=outputs_spec,
         projections=projections, order=order, arrival=arrival, latency=latency,
         inserted_delays=inserted, aligned=align or not misaligned, misaligned=misaligned,
-        source=source,
+        source=source, metadata=dict(meta),
     )
 
 

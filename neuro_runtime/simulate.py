@@ -1,8 +1,10 @@
 """`ucfdvs simulate`: run an exported NIR graph on the test split in the emulator or in Lava.
 
-Each video of n snippets is fed as n + L steps (L = the graph's end-to-end latency, zeros after
-the video), and its snippet score i is sigmoid(output[i + L]): the graph's Output node carries the
-read-out's pre-sigmoid value, and the sigmoid is applied here, outside the graph.
+Each video of n snippets is fed as n + L steps (zeros after the video), and its snippet score i
+is sigmoid(output[i + L]): the graph's Output node carries the read-out's pre-sigmoid value, and
+the sigmoid is applied here, outside the graph. L is the score latency the exporter stored in
+`metadata["latency_steps"]` (where look-ahead taps exist it exceeds the first arrival of input
+step 0 at the output); a graph without it uses the first-arrival latency.
 """
 
 from __future__ import annotations
@@ -40,16 +42,27 @@ class VideoRun:
 
 
 def single_output(graph: RuntimeGraph, path: Path) -> tuple[str, int]:
-    """The graph's one Output node of size 1 and its latency in steps."""
+    """The graph's one Output node of size 1 and its score latency in steps."""
     if len(graph.outputs) != 1:
         raise UserError(f"expected one Output node, found {len(graph.outputs)}", path)
     name = next(iter(graph.outputs))
     if graph.size(name) != 1:
         raise UserError(f"Output {name!r} has {graph.size(name)} channels, a score needs 1", path)
-    latency = graph.latency[name]
-    if latency is None:
+    first_arrival = graph.latency[name]
+    if first_arrival is None:
         raise UserError(f"Output {name!r} is not reachable from the Input", path)
-    return name, int(latency)
+    stored = graph.metadata.get("latency_steps")
+    if stored is None:
+        return name, int(first_arrival)
+    try:
+        latency = int(np.asarray(stored).reshape(-1)[0])
+    except (TypeError, ValueError, IndexError):
+        raise UserError(f'metadata "latency_steps" is not an integer: {stored!r}', path) from None
+    if latency < first_arrival:
+        raise UserError(
+            f'metadata "latency_steps" = {latency} is below the first arrival of input at the output ({first_arrival})', path
+        )
+    return name, latency
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

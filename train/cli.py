@@ -139,9 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--title", default="UCF-Crime-DVS anomaly detection")
     summary.set_defaults(func=cmd_summary)
 
+    from benchmarks.suite.cli import add_bench_commands
+    from export.cli import add_export_commands
     from neuro_runtime.cli import add_runtime_commands
 
+    add_export_commands(commands)
     add_runtime_commands(commands, _add_data_arguments)
+    add_bench_commands(commands, _add_data_arguments)
     return parser
 
 

@@ -1,0 +1,61 @@
+"""Loihi 2 resources of a NIR graph: neurons, synapses, synaptic memory and cores per population.
+
+An estimate under the published per-core limits (``loihi2_*`` constants): each population gets
+``cores = max(ceil(N / neurons_per_core), ceil(synaptic_bits / (memory_per_core x 8 KiB-bits)))``
+cores of its own (no sharing between populations, which is how Lava's compiler places layers by
+default).  Synapses = non-zero weights of every synapse layer into the population (a multi-step
+``DelayDense`` stores one weight per tap).  Synaptic memory = synapses x ``loihi2_weight_bits``;
+compression, index and axon-routing overhead and neuron-state memory are not counted.  The Input
+(graded values from the host) takes no neuro core.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.suite.constants import Constants
+
+
+@dataclass
+class PopulationResources:
+    """One population: ``neurons``, ``synapses`` in, ``memory_kib`` of weights, ``cores``."""
+
+    neurons: int
+    synapses: int
+    memory_kib: float
+    cores: int
+
+
+@dataclass
+class Resources:
+    populations: dict[str, PopulationResources]
+    cores: int
+    neurons: int
+    synapses: int
+    memory_kib: float
+    fits_one_chip: bool
+    limits: dict[str, float]
+
+
+def loihi2_resources(graph, constants: Constants) -> Resources:
+    """Per-population and total Loihi 2 resources of a :class:`neuro_runtime.RuntimeGraph`."""
+    per_core_kib = constants["loihi2_memory_per_core_kib"]
+    per_core_neurons = constants["loihi2_neurons_per_core"]
+    bits = constants["loihi2_weight_bits"]
+    pops: dict[str, PopulationResources] = {}
+    for name, spec in graph.neurons.items():
+        synapses = int(sum(np.count_nonzero(t.matrix) for p in graph.into(name) for t in p.terms if t.delay > 0))
+        kib = synapses * bits / 8.0 / 1024.0
+        cores = max(math.ceil(spec.size / per_core_neurons), math.ceil(kib / per_core_kib) if per_core_kib else 0, 1)
+        pops[name] = PopulationResources(spec.size, synapses, kib, cores)
+    cores = sum(p.cores for p in pops.values())
+    neurons = sum(p.neurons for p in pops.values())
+    synapses = sum(p.synapses for p in pops.values())
+    fits = (cores <= constants["loihi2_cores_per_chip"] and neurons <= constants["loihi2_neurons_per_chip"]
+            and synapses <= constants["loihi2_synapses_per_chip"])
+    limits = {k: constants[k] for k in ("loihi2_cores_per_chip", "loihi2_neurons_per_core", "loihi2_neurons_per_chip",
+                                         "loihi2_synapses_per_chip", "loihi2_memory_per_core_kib")}
+    return Resources(pops, cores, neurons, synapses, sum(p.memory_kib for p in pops.values()), fits, limits)

@@ -1,0 +1,116 @@
+"""Streaming model -> ``nir.NIRGraph`` (NIR 1.0.8 primitives only) -> ``.nir`` file.
+
+Mapping (one node each, names kept): input -> ``Input``, output -> ``Output``, affine ->
+``Affine(weight [out, in], bias)``, linear -> ``Linear``, scale -> ``Scale``, delay ->
+``Delay(delay = k * dt seconds per channel)``, lif -> ``LIF(tau [s], r, v_leak, v_threshold,
+v_reset)``, li -> ``LI(tau [s], r, v_leak)``. Graph metadata: ``dt`` (s), its meaning, the
+latency, the toolkit and nir versions, the source checkpoint's SHA-256 and the conventions.
+Anything else is refused with a ``UserError`` naming the module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from export.streaming_msf import StreamingMSF, StreamingNet
+from train import __version__
+from train.atomic import atomic_path
+from train.errors import UserError
+
+CONVENTIONS = (
+    "one step = dt = one snippet; synapse nodes (Affine, Linear, Scale) delay one step: y[t] = W u[t-1] + b, y[0] = b; "
+    "Delay(k dt): y[t] = u[t-k]; edges into a node sum; LIF/LI: forward Euler v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t]), "
+    "spike when v > v_threshold (strict), reset to v_reset (reset to value, not subtract), v[-1] = 0; neurons update and spike "
+    "in the step their input arrives; Output = value arriving at step t (logit; apply the sigmoid outside the graph); "
+    "score of snippet i = sigmoid(output[i + latency])"
+)
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+def to_nir_graph(model: StreamingMSF | StreamingNet | nn.Module, source_sha256: str = "", source_path: str = "") -> Any:
+    """The NIR graph of a streaming model; refuses any other module with a one-line ``UserError``."""
+    import nir
+
+    if isinstance(model, StreamingMSF):
+        latency = model.latency
+        net = model.net
+    elif isinstance(model, StreamingNet):
+        net, latency = model, int(model.meta.get("latency", model.latency()))
+    else:
+        raise UserError(f"cannot express module {type(model).__name__} in NIR: only streaming models (export.convert) can be exported")
+    dt = net.dt
+    nodes: dict[str, Any] = {}
+    for name, spec in net.nodes.items():
+        k = spec.kind
+        if k == "input":
+            nodes[name] = nir.Input(input_type={"input": np.array([spec.size_out])})
+        elif k == "output":
+            nodes[name] = nir.Output(output_type={"output": np.array([spec.size_in])})
+        elif k == "affine":
+            nodes[name] = nir.Affine(weight=_np(net.weight(name, "weight")), bias=_np(net.weight(name, "bias")))
+        elif k == "linear":
+            nodes[name] = nir.Linear(weight=_np(net.weight(name, "weight")))
+        elif k == "scale":
+            nodes[name] = nir.Scale(scale=_np(net.weight(name, "scale")))
+        elif k == "delay":
+            nodes[name] = nir.Delay(delay=np.full(spec.size_out, spec.delay * dt))
+        elif k == "lif":
+            p = spec.neuron
+            nodes[name] = nir.LIF(tau=p["tau"], r=p["r"], v_leak=p["v_leak"], v_threshold=p["v_threshold"], v_reset=p["v_reset"])
+        elif k == "li":
+            p = spec.neuron
+            nodes[name] = nir.LI(tau=p["tau"], r=p["r"], v_leak=p["v_leak"])
+        else:
+            raise UserError(f"cannot express node {name!r} of kind {k!r} in NIR 1.0.8")
+    metadata = {
+        "dt": float(dt),
+        "dt_meaning": f"one snippet of events: 16 frames at 30 fps = {round(dt * 1e6)} us",
+        "latency_steps": int(latency),
+        "first_arrival_steps": int(net.latency()),
+        "toolkit": f"ucfdvs {__version__}",
+        "nir_version": nir.version,
+        "source_checkpoint_sha256": source_sha256,
+        "source_checkpoint": source_path,
+        "conventions": CONVENTIONS,
+        "model": json.dumps(net.meta, sort_keys=True, default=str),
+    }
+    return nir.NIRGraph(nodes=nodes, edges=[tuple(e) for e in net.edges], metadata=metadata)
+
+
+def write_nir(model: StreamingMSF | StreamingNet, path: str | Path, source_sha256: str = "", source_path: str = "") -> Any:
+    """Write the model's NIR graph to ``path`` atomically (temporary file, then rename); returns the graph."""
+    import nir
+
+    graph = to_nir_graph(model, source_sha256, source_path)
+    with atomic_path(path) as tmp:
+        nir.write(tmp, graph)
+    return graph
+
+
+def read_nir(path: str | Path) -> Any:
+    """``nir.read`` with one-line ``UserError``s for a missing, truncated or non-HDF5 file."""
+    import h5py
+    import nir
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("NIR file not found", path)
+    if not h5py.is_hdf5(path):
+        raise UserError("not a NIR file (not HDF5)", path)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return nir.read(path)
+    except Exception as err:  # h5py/nir raise many types for damaged files
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise UserError(f"not a readable NIR file (truncated or damaged: {type(err).__name__}: {first})", path) from None

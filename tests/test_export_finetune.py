@@ -1,0 +1,50 @@
+"""Fine-tuning the streaming model with surrogate gradients on a tiny synthetic dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from export.convert import convert
+from export.finetune import FinetuneConfig, finetune
+from export.streaming_msf import StreamingMSF, StreamingNet, save_streaming
+from export_helpers import active_msf
+from train.layout import FeatureLayout
+from train.model.msf import MSF, MSFConfig
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
+    from export.finetune import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+def test_finetune_changes_weights_keeps_graph_and_round_trips(tiny_data: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    reference = MSF(MSFConfig()).eval()
+    model = convert(reference, 0)
+    tuned, rows = finetune(model, FeatureLayout(tiny_data), FinetuneConfig(iterations=3, eval_every=3, per_class=4))
+    assert [r["iteration"] for r in rows] == [0, 3]
+    assert tuned.net.edges == model.net.edges and tuned.latency == model.latency == 8
+    path = tmp_path / "stream.pt"
+    save_streaming(path, tuned)
+    payload = torch.load(path, weights_only=True)
+    again = StreamingMSF(StreamingNet.from_payload(payload))
+    x = torch.rand(2, 12, 256)
+    with torch.no_grad():
+        assert torch.equal(again(x), tuned(x))
+
+
+def test_surrogate_gradient_reaches_every_trainable_layer_in_an_active_model() -> None:
+    model = convert(active_msf(), 2)
+    model.train()
+    scores = model(torch.rand(4, 12, 32) * 2)
+    scores.mean().backward()
+    with_grad = [k for k, p in model.net.params.items() if p.grad is not None and float(p.grad.abs().sum()) > 0]
+    assert any(k.startswith("loc") for k in with_grad) and any(k.startswith("tim_mix") for k in with_grad)
+    assert any(k.startswith("d1_") for k in with_grad) and any(k.startswith("g_proj") for k in with_grad)

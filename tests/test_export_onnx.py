@@ -1,0 +1,46 @@
+"""ONNX export of the reference MSF: onnxruntime matches PyTorch within 1e-5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from export.onnx_export import export_onnx, run_onnx
+from export_helpers import active_msf, features
+from train.errors import UserError
+from train.model.linear_mil import LinearMIL
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
+    from export.finetune import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+def test_onnx_matches_pytorch_with_padding_and_dynamic_batch(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    model = active_msf()
+    path = tmp_path / "msf.onnx"
+    export_onnx(model, path, steps=10)
+    x = features(3, 10)
+    lengths = torch.tensor([10, 7, 3])
+    x[1, 7:] = 0
+    x[2, 3:] = 0
+    with torch.no_grad():
+        expected = model(x, lengths).numpy()
+    got = run_onnx(path, x.numpy(), lengths.numpy())
+    assert got.shape == (3, 10)
+    assert np.abs(got - expected).max() < 1e-5
+    assert expected.std() > 1e-3  # not a constant output
+
+
+def test_onnx_refuses_other_models(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="LinearMIL"):
+        export_onnx(LinearMIL(), tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
