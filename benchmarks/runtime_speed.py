@@ -1,9 +1,10 @@
 """Steps per second: Lava floating_pt / fixed_pt (fused and unfused conversion) and the emulator.
 
-Graph: :func:`neuro_runtime.examples.msf_like_graph` (256 graded inputs, 3 x 64 LIF branches
-merged into 64 LIF, a recurrent 2 x 128 LIF loop, a 256 -> 1 read-out into an LI), aligned.
+Graph: the exported MSF given with `--nir` (e.g. `demo/msf.nir` from `make demo`), else
+:func:`neuro_runtime.examples.msf_like_graph` (256 graded inputs, 3 x 64 LIF branches merged into
+64 LIF, a recurrent 2 x 128 LIF loop, a 256 -> 1 read-out into an LI), aligned.
 
-    python benchmarks/runtime_speed.py [--out benchmarks/results/runtime_speed.json]
+    python -m benchmarks.runtime_speed [--nir demo/msf.nir] [--out benchmarks/results/runtime_speed.json]
         [--steps 60] [--sequences 3] [--batch 64]
 
 Lava steps/s counts only sequences after the first (the first includes compiling and starting
@@ -71,6 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nir", help="exported graph to time (default: the MSF-like example graph)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "runtime_speed.json"))
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--sequences", type=int, default=3)
@@ -78,16 +80,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-unfused-fixed", action="store_true")
     args = ap.parse_args(argv)
 
-    rg = load_graph(msf_like_graph(), align=True)
+    rg = load_graph(args.nir) if args.nir else load_graph(msf_like_graph(), align=True)
+    output = next(iter(rg.outputs))
     rng = np.random.default_rng(0)
     x_lava = rng.uniform(0, 1, (args.sequences, args.steps, rg.input_size))
     x_emu = rng.uniform(0, 1, (args.batch, args.steps, rg.input_size))
     x_emu[: args.sequences] = x_lava
     with warnings.catch_warnings(record=True) as wq:
         warnings.simplefilter("always", QuantizationWarning)
-        q = quantize(rg)
+        q = quantize(rg, input_range=1.0)
     out: dict = {
-        "graph": "msf_like_graph (aligned)", "neurons": {n: s.size for n, s in rg.neurons.items()},
+        "graph": args.nir or "msf_like_graph (aligned)", "neurons": {n: s.size for n, s in rg.neurons.items()},
         "inserted_delays": rg.inserted_delays, "latency_steps": rg.latency,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "steps_per_sequence": args.steps, "lava_sequences": args.sequences,
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     for precision, fuse, io in configs:
         res, recs = bench_lava(rg, x_lava, precision, fuse, quant=q if precision == "fixed_pt" else None, io=io)
         ref = rec_f if precision == "floating_pt" else rec_x
-        err = max(float(np.max(np.abs(r.outputs["out"] - ref.outputs["out"][i]))) for i, r in enumerate(recs))
+        err = max(float(np.max(np.abs(r.outputs[output] - ref.outputs[output][i]))) for i, r in enumerate(recs))
         mism = sum(int(np.sum(r.spikes[n] != ref.spikes[n][i])) for i, r in enumerate(recs) for n in r.spikes)
         nsp = sum(int(r.spikes[n].sum()) for r in recs for n in r.spikes)
         res.update(max_abs_output_diff_vs_emulator=err, spike_mismatches_vs_emulator=mism, spikes=nsp)
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
               f"reset/load {res['reset_ms_per_sequence']} ms, read {res['read_ms_per_sequence']} ms), "
               f"output diff vs emulator {err:.3g}, spike mismatches {mism} of {nsp} spikes, "
               f"emulator x{res['emulator_speedup']}")
-    fq = float(np.max(np.abs(rec_x.outputs["out"] - rec_f.outputs["out"])))
+    fq = float(np.max(np.abs(rec_x.outputs[output] - rec_f.outputs[output])))
     agree = float(np.mean([np.mean(rec_x.spikes[n] == rec_f.spikes[n]) for n in rec_f.spikes]))
     out["fixed_vs_float"] = {"max_abs_output_diff": fq, "spike_agreement": agree}
     print(f"fixed vs float (emulator): max output diff {fq:.3g}, spike agreement {agree:.4f}")
