@@ -142,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     from benchmarks.suite.cli import add_bench_commands
     from export.cli import add_export_commands
     from neuro_runtime.cli import add_runtime_commands
+    from train.extractor.commands import register as add_event_commands
 
+    add_event_commands(commands)
     add_export_commands(commands)
     add_runtime_commands(commands, _add_data_arguments)
     add_bench_commands(commands, _add_data_arguments)

@@ -58,6 +58,16 @@ CLASS_SIGNATURES: dict[str, tuple[float, str]] = {
 N_DISTRACTORS = 6
 
 
+def check_split_config(config) -> None:
+    """Refuse split sizes and lengths a synthetic dataset cannot have (shared by the feature and event generators)."""
+    if config.n_train < 2 or config.n_test < 2:
+        raise ValueError("each split needs at least 2 videos (one normal, one anomalous)")
+    if not 0 < config.normal_fraction < 1:
+        raise ValueError("normal_fraction must be in (0, 1)")
+    if not 1 <= config.min_snippets <= config.max_snippets:
+        raise ValueError("need 1 <= min_snippets <= max_snippets")
+
+
 @dataclass(frozen=True)
 class SyntheticFeatureConfig:
     """Size and difficulty of the synthetic feature dataset (snippets are 16 frames at 30 fps)."""
@@ -79,12 +89,7 @@ class SyntheticFeatureConfig:
     anomaly_strength: float = 4.0
 
     def __post_init__(self) -> None:
-        if self.n_train < 2 or self.n_test < 2:
-            raise ValueError("each split needs at least 2 videos (one normal, one anomalous)")
-        if not 0 < self.normal_fraction < 1:
-            raise ValueError("normal_fraction must be in (0, 1)")
-        if not 1 <= self.min_snippets <= self.max_snippets:
-            raise ValueError("need 1 <= min_snippets <= max_snippets")
+        check_split_config(self)
 
 
 @dataclass
