@@ -15,27 +15,22 @@ import time
 import torch
 
 from benchmarks.environment import describe_machine, save_results
-from train.loss import mil_loss
 from train.model.neurons import select_backend
 from train.model.registry import build_model
-from train.trainer import resolve_device
+from train.sampling import Batch
+from train.trainer import resolve_device, train_step
 
 
 def iterations_per_second(arch: str, device: torch.device, iterations: int, warmup: int = 5) -> float:
     """Training iterations per second of `arch` on random batches of the paper's shape."""
     torch.manual_seed(0)
-    model = build_model(arch).to(device).train()
+    model = build_model(arch).to(device)
     select_backend(model, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
-    features = torch.rand(60, 16, 256, device=device)
-    lengths = torch.full((60,), 16, device=device)
-    labels = torch.cat([torch.ones(30), torch.zeros(30)]).to(device)
+    batch = Batch(torch.rand(60, 16, 256), torch.full((60,), 16), torch.cat([torch.ones(30), torch.zeros(30)]))
 
     def step() -> None:
-        loss = mil_loss(model(features, lengths), lengths, labels).total
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, optimizer, batch, device)
 
     for _ in range(warmup):
         step()

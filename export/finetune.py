@@ -21,8 +21,8 @@ import torch
 from export.streaming_msf import StreamingMSF
 from train.evaluate import TestSet
 from train.layout import FeatureLayout, Video, load_split
-from train.loss import mil_loss
 from train.sampling import BatchSampler
+from train.trainer import train_step
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +68,11 @@ def finetune(model: StreamingMSF, data: FeatureLayout, config: FinetuneConfig = 
     rows = [{"iteration": 0, "loss": float("nan"), **{k: metrics[k] for k in ("auc_all", "far_all")}}]
     best_auc, best_state = metrics["auc_all"], copy.deepcopy(model.state_dict())
     for iteration in tqdm(range(config.iterations), desc="finetune", disable=not progress):
-        model.train()
-        batch = sampler.sample()
-        scores = model(batch.features, batch.lengths)
-        parts = mil_loss(scores, batch.lengths, batch.labels)
-        optimizer.zero_grad(set_to_none=True)
-        parts.total.backward()
-        optimizer.step()
+        parts = train_step(model, optimizer, sampler.sample(), torch.device("cpu"))
         done = iteration + 1
         if done % config.eval_every == 0 or done == config.iterations:
             metrics, _ = test_set.evaluate(model, torch.device("cpu"))
-            rows.append({"iteration": done, "loss": float(parts.total), **{k: metrics[k] for k in ("auc_all", "far_all")}})
+            rows.append({"iteration": done, "loss": parts.total.detach().item(), **{k: metrics[k] for k in ("auc_all", "far_all")}})
             log.info("finetune %d: auc %.4f", done, metrics["auc_all"])
             if metrics["auc_all"] > best_auc:
                 best_auc, best_state = metrics["auc_all"], copy.deepcopy(model.state_dict())

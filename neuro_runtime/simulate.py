@@ -65,7 +65,8 @@ def single_output(graph: RuntimeGraph, path: Path) -> tuple[str, int]:
     return name, latency
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The read-out's sigmoid, applied outside the graph to its Output values."""
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -74,13 +75,14 @@ def _video_run(video: Video, record: RunRecord, output: str, latency: int) -> Vi
     raw = record.outputs[output][latency:steps, 0]
     return VideoRun(
         video.stem,
-        _sigmoid(raw).astype(np.float32),
+        sigmoid(raw).astype(np.float32),
         {name: spikes[:steps] for name, spikes in record.spikes.items()},
         {name: events[:steps] for name, events in record.synaptic_events.items()},
     )
 
 
-def _padded(video: Video, latency: int, steps: int | None = None) -> np.ndarray:
+def padded_input(video: Video, latency: int, steps: int | None = None) -> np.ndarray:
+    """A video's features `[n, D]` followed by zeros up to `steps` (default n + latency) rows, float64."""
     steps = steps or video.n_snippets + latency
     x = np.zeros((steps, video.features.shape[1]), dtype=np.float64)
     x[: video.n_snippets] = video.features
@@ -105,14 +107,14 @@ def run_videos(
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
         for chunk in tqdm(chunks, desc=f"emulator {precision}", unit="batch", disable=not progress):
             steps = max(v.n_snippets for v in chunk) + latency
-            record = emulator.run(np.stack([_padded(v, latency, steps) for v in chunk]))
+            record = emulator.run(np.stack([padded_input(v, latency, steps) for v in chunk]))
             for video, single in zip(chunk, record.split()):
                 runs[video.stem] = _video_run(video, single, output, latency)
         return [runs[v.stem] for v in videos]
     if backend == "lava":
         from neuro_runtime.lava_run import run_lava
 
-        records = run_lava(graph, [_padded(v, latency) for v in videos], precision, quant=quant, progress=progress)
+        records = run_lava(graph, [padded_input(v, latency) for v in videos], precision, quant=quant, progress=progress)
         return [_video_run(v, r, output, latency) for v, r in zip(videos, records)]
     raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
 

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from train.atomic import atomic_path
@@ -22,10 +23,10 @@ from train.checkpoint import load_checkpoint, save_checkpoint
 from train.errors import UserError
 from train.evaluate import TestSet
 from train.layout import FeatureLayout, load_split
-from train.loss import mil_loss
+from train.loss import LossParts, mil_loss
 from train.model.neurons import select_backend
 from train.model.registry import build_model
-from train.sampling import BatchSampler
+from train.sampling import Batch, BatchSampler
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,18 @@ class TrainConfig:
     seed: int = 1213
     per_class: int = 30
     snippets: int = 16
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, device: torch.device) -> LossParts:
+    """One weakly supervised step on a batch: forward, top-k MIL loss, backward, optimizer update."""
+    model.train()
+    lengths = batch.lengths.to(device)
+    scores = model(batch.features.to(device), lengths)
+    parts = mil_loss(scores, lengths, batch.labels.to(device))
+    optimizer.zero_grad(set_to_none=True)
+    parts.total.backward()
+    optimizer.step()
+    return parts
 
 
 def resolve_device(name: str) -> torch.device:
@@ -133,13 +146,7 @@ def train(
     best_row: dict = next((row for row in rows if float(row["auc_all"]) == best_auc), {})
     bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations, desc="train", disable=not progress)
     for iteration in bar:
-        model.train()
-        batch = sampler.sample()
-        scores = model(batch.features.to(device), batch.lengths.to(device))
-        parts = mil_loss(scores, batch.lengths.to(device), batch.labels.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        parts.total.backward()
-        optimizer.step()
+        parts = train_step(model, optimizer, sampler.sample(), device)
         done = iteration + 1
         if done % config.eval_every == 0 or done == config.iterations:
             metrics, _ = test_set.evaluate(model, device)

@@ -167,9 +167,9 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
 # -- NIR graph backends ------------------------------------------------------------------------
 
 def _inputs(videos: list[Video], latency: int) -> list[np.ndarray]:
-    from neuro_runtime.simulate import _padded
+    from neuro_runtime.simulate import padded_input
 
-    return [_padded(v, latency) for v in videos]
+    return [padded_input(v, latency) for v in videos]
 
 
 def fixed_quant(graph, videos: list[Video]) -> tuple[Any, dict]:
@@ -221,7 +221,7 @@ def run_streaming(nir_source, graph, videos: list[Video], batch_size: int = 32) 
     Videos are batched by length; a video is padded with zeros after its end (the graph is causal,
     so padding never changes its scores); score i = sigmoid(output[i + latency])."""
     from export.nir_interpreter import NIRInterpreter
-    from neuro_runtime.simulate import single_output
+    from neuro_runtime.simulate import padded_input, sigmoid, single_output
 
     _, latency = single_output(graph, graph.source or "graph")
     t_build = time.perf_counter()
@@ -236,9 +236,7 @@ def run_streaming(nir_source, graph, videos: list[Video], batch_size: int = 32) 
     for start in range(0, len(order), batch_size):
         chunk = order[start: start + batch_size]
         steps = max(v.n_snippets for v in chunk) + latency
-        x = np.zeros((len(chunk), steps, chunk[0].features.shape[1]))
-        for row, v in enumerate(chunk):
-            x[row, : v.n_snippets] = v.features
+        x = np.stack([padded_input(v, latency, steps) for v in chunk])
         t0 = time.perf_counter()
         out, rec = interp.run(torch.from_numpy(x))
         wall += time.perf_counter() - t0
@@ -246,7 +244,7 @@ def run_streaming(nir_source, graph, videos: list[Video], batch_size: int = 32) 
         for row, v in enumerate(chunk):
             n = v.n_snippets
             raw = out[row, latency: n + latency, 0]
-            scores[v.stem] = (1.0 / (1.0 + np.exp(-raw))).astype(np.float32)
+            scores[v.stem] = sigmoid(raw).astype(np.float32)
             spikes[v.stem] = {k: rec[k][row, : n + latency].numpy().astype(np.uint8) for k in rec if k in spiking}
             graded[v.stem] = {k: rec[k][row, : n + latency].numpy() for k in rec if k not in spiking}
     run = BackendRun("streaming", label=LABELS["streaming"], device="cpu", stems=[v.stem for v in videos],
