@@ -1,4 +1,4 @@
-"""Steps per second: Lava floating_pt / fixed_pt (fused and unfused conversion) and the emulator.
+"""Steps per second: Lava floating_pt / fixed_pt (our conversion and the baselines) and the emulator.
 
 Graph: the exported MSF given with `--nir` (e.g. `demo/msf.nir` from `make demo`), else
 :func:`neuro_runtime.examples.msf_like_graph` (256 graded inputs, 3 x 64 LIF branches merged into
@@ -7,9 +7,13 @@ Graph: the exported MSF given with `--nir` (e.g. `demo/msf.nir` from `make demo`
     python -m benchmarks.runtime_speed [--nir demo/msf.nir] [--out benchmarks/results/runtime_speed.json]
         [--steps 60] [--sequences 3] [--batch 64]
 
-Lava steps/s counts only sequences after the first (the first includes compiling and starting
-the runtime, reported as ``first_run_s``); with ``io="shm"`` the drain steps between sequences
-are included in the time (not in the step count).  Loading/resetting between sequences and
+Lava configurations: ours (fused populations, our Dense/DelayDense models with cached delay
+matrices and per-sequence reset, exponent-aligned quantisation in fixed_pt), and baselines that
+switch one of those off: ``synapses="lava"`` (Lava's own Dense/DelayDense models, drained with
+silent steps between sequences), unaligned quantisation, and the unfused conversion (one
+population per NIR node, one process per synapse term, Lava's models).  Lava steps/s counts only
+sequences after the first (the first includes compiling and starting the runtime, reported as
+``first_run_s``); drain steps are included in the time, not in the step count.  Loading/resetting between sequences and
 reading the records are reported per sequence; ``io="var"`` (Lava Var get/set) is measured once
 for comparison.  Emulator steps/s = batch x steps / wall time (sequence-steps/s).
 """
@@ -34,14 +38,17 @@ from neuro_runtime.quantize import QuantizationWarning
 from train.atomic import atomic_path
 
 
-def bench_lava(rg, x, precision: str, fuse: bool, quant=None, io: str = "shm") -> tuple[dict, list]:
+def bench_lava(rg, x, precision: str, fuse: bool, quant=None, io: str = "shm", synapses: str = "fast",
+               label: str = "") -> tuple[dict, list]:
     tm: dict = {}
     t0 = time.perf_counter()
-    recs = run_lava(rg, list(x), precision, quant=quant, fuse=fuse, progress=False, timings=tm, io=io)
+    recs = run_lava(rg, list(x), precision, quant=quant, fuse=fuse, progress=False, timings=tm, io=io,
+                    synapses=synapses)
     total = time.perf_counter() - t0
     n_later = x.shape[0] - 1
     res = {
-        "precision": precision, "fuse": fuse, "io": io, "n_processes": tm["n_processes"],
+        "config": label, "precision": precision, "fuse": fuse, "io": io, "synapses": synapses,
+        "n_processes": tm["n_processes"],
         "silent_steps_per_sequence": tm["silent_steps"] if io == "shm" else 0,
         "build_s": round(tm["build_s"], 4), "first_run_s": round(tm["first_run_s"], 3),
         "steps_per_s": round(tm["steps"] / tm["run_s"], 2) if tm["run_s"] > 0 else None,
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "runtime_speed.json"))
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--sequences", type=int, default=3)
-    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=120, help="emulator batch (sequences; 120 = the synthetic test split)")
     ap.add_argument("--skip-unfused-fixed", action="store_true")
     args = ap.parse_args(argv)
 
@@ -89,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings(record=True) as wq:
         warnings.simplefilter("always", QuantizationWarning)
         q = quantize(rg, input_range=1.0)
+        q_unaligned = quantize(rg, input_range=1.0, align_exponents=False)
     out: dict = {
         "graph": args.nir or "msf_like_graph (aligned)", "neurons": {n: s.size for n, s in rg.neurons.items()},
         "inserted_delays": rg.inserted_delays, "latency_steps": rg.latency,
@@ -103,13 +111,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"emulator floating_pt: {emu_f['steps_per_s']:.0f} sequence-steps/s (batch {args.batch})")
     print(f"emulator fixed_pt:    {emu_x['steps_per_s']:.0f} sequence-steps/s (batch {args.batch})")
 
-    configs = [("floating_pt", True, "shm"), ("floating_pt", False, "shm"), ("fixed_pt", True, "shm")]
+    configs = [  # (label, precision, fuse, io, synapses, quantisation)
+        ("ours", "floating_pt", True, "shm", "fast", None),
+        ("ours", "fixed_pt", True, "shm", "fast", q),
+        ("Lava's synapse models", "floating_pt", True, "shm", "lava", None),
+        ("Lava's synapse models", "fixed_pt", True, "shm", "lava", q),
+        ("unaligned exponents", "fixed_pt", True, "shm", "fast", q_unaligned),
+        ("unfused, Lava's models", "floating_pt", False, "shm", "lava", None),
+    ]
     if not args.skip_unfused_fixed:
-        configs.append(("fixed_pt", False, "shm"))
-    configs.append(("floating_pt", True, "var"))
-    for precision, fuse, io in configs:
-        res, recs = bench_lava(rg, x_lava, precision, fuse, quant=q if precision == "fixed_pt" else None, io=io)
-        ref = rec_f if precision == "floating_pt" else rec_x
+        configs.append(("unfused, Lava's models", "fixed_pt", False, "shm", "lava", q))
+    configs.append(("ours, Var I/O", "floating_pt", True, "var", "fast", None))
+    for label, precision, fuse, io, synapses, quant in configs:
+        res, recs = bench_lava(rg, x_lava, precision, fuse, quant=quant, io=io, synapses=synapses, label=label)
+        if quant is q_unaligned:  # compare with the emulator under the same quantisation
+            ref = Emulator(rg, precision, quant=quant).run(x_lava)
+        else:
+            ref = rec_f if precision == "floating_pt" else rec_x
         err = max(float(np.max(np.abs(r.outputs[output] - ref.outputs[output][i]))) for i, r in enumerate(recs))
         mism = sum(int(np.sum(r.spikes[n] != ref.spikes[n][i])) for i, r in enumerate(recs) for n in r.spikes)
         nsp = sum(int(r.spikes[n].sum()) for r in recs for n in r.spikes)
@@ -117,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         emu_sps = (emu_f if precision == "floating_pt" else emu_x)["steps_per_s"]
         res["emulator_speedup"] = round(emu_sps / res["steps_per_s"], 1) if res["steps_per_s"] else None
         out["lava"].append(res)
-        print(f"lava {precision:11s} fuse={fuse!s:5s} io={io}: {res['n_processes']:2d} processes, "
+        print(f"lava {precision:11s} {label:24s} io={io}: {res['n_processes']:2d} processes, "
               f"{res['steps_per_s']} steps/s (first run incl. compile {res['first_run_s']} s; per sequence: "
               f"reset/load {res['reset_ms_per_sequence']} ms, read {res['read_ms_per_sequence']} ms), "
               f"output diff vs emulator {err:.3g}, spike mismatches {mism} of {nsp} spikes, "

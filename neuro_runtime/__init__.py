@@ -3,7 +3,7 @@
 The contract is in :mod:`neuro_runtime.semantics`.  Public API::
 
     load_graph(path_or_nir_graph, align=False) -> RuntimeGraph      # validate + lower; .report()
-    quantize(graph, input_range=1.0, input_bits=12, strict=False) -> QuantizedGraph   # .report()
+    quantize(graph, input_range=1.0, input_bits=12, strict=False, align_exponents=True) -> QuantizedGraph   # .report()
     Emulator(graph, precision="floating_pt", quant=None).run(x[B, T, C_in]) -> RunRecord
     run_lava(graph, sequences, precision="floating_pt", quant=None, fuse=True, progress=True,
              on_sequence=None, timings=None, io="shm") -> list[RunRecord]   # one per sequence

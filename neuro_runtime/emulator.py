@@ -15,7 +15,7 @@ import numpy as np
 from neuro_runtime.graph_check import RuntimeGraph, load_graph
 from neuro_runtime.quantize import QuantizedGraph, quantize
 from neuro_runtime.records import RunRecord, count_synaptic_events
-from neuro_runtime.semantics import PRECISIONS, LI_MSG_SHIFT, lif_fixed_update, shift_exp, wrap_int32
+from neuro_runtime.semantics import PRECISIONS, lif_fixed_update, shift_exp, wrap_int32
 from train.errors import UserError
 
 
@@ -195,7 +195,7 @@ class Emulator:
                         v = np.where(s, 0, v)
                         o = s.astype(np.int64)
                     else:
-                        o = np.right_shift(v, LI_MSG_SHIFT)
+                        o = np.right_shift(v, qn.msg_shift)
                     state[n] = (u, v)
                     hist[n][slot] = o
                     msgs[n][:, t] = o

@@ -116,6 +116,32 @@ def delayed_graph(seed: int = 2) -> "object":
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": DT})
 
 
+def li_gated_graph(seed: int = 5) -> "object":
+    """in(3) -> A -> LIF(6) -> strong A -> LIF(4) <- weak A <- LI(4) <- A <- in; LIF(4) -> A -> out.
+
+    The strong spiking layer lowers LIF(4)'s fixed-point scale (exponent alignment), which pushes
+    the weak graded LI layer's exponent below -8: the quantiser coarsens the LI's messages
+    (``msg_shift`` > 6)."""
+    import nir
+
+    rng = np.random.default_rng(seed)
+    nodes = {
+        "in": nir.Input(np.array([3])),
+        "a0": _aff(rng, 6, 3, 2.0, bias=0.3),
+        "lif0": _lif(6),
+        "a_strong": _aff(rng, 4, 6, 40.0, bias=0.0),
+        "a_li": _aff(rng, 4, 3, 1.0),
+        "li": nir.LI(tau=np.full(4, 4 * DT), r=np.ones(4), v_leak=np.zeros(4)),
+        "a_weak": nir.Linear(weight=np.diag(rng.uniform(0.5, 1.0, 4))),
+        "lif1": _lif(4, vth=8.0),
+        "a_out": _aff(rng, 2, 4, 1.0),
+        "out": nir.Output(np.array([2])),
+    }
+    edges = [("in", "a0"), ("a0", "lif0"), ("lif0", "a_strong"), ("a_strong", "lif1"), ("in", "a_li"),
+             ("a_li", "li"), ("li", "a_weak"), ("a_weak", "lif1"), ("lif1", "a_out"), ("a_out", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": DT})
+
+
 def misaligned_graph(seed: int = 3, skip_delay_steps: int | None = None) -> "object":
     """in -> A -> LIF1(4) -> A -> LIF2(3) plus a skip in -> A -> LIF2 (1 hop instead of 2).
 

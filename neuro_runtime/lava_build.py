@@ -11,16 +11,22 @@ Mapping (details and parameter formulas in :mod:`neuro_runtime.semantics`):
   (delay d - 1); graded senders use ``num_message_bits = 24``, spiking senders 0.
   Terms with d = 0 -> direct port connection (identity).
 
-Fusion (``fuse=True``): neurons of the same kind with identical (du, dv, vth) -- in fixed_pt the
-quantised ones -- go into one Lava population whatever NIR node they came from (parallel
-branches *and* consecutive layers; a connection between two fused layers becomes a recurrent
-block of one Dense).  All terms between the same pair of populations go into one
-Dense/DelayDense (block matrix, per-entry delays) where their entries do not collide; in fixed_pt
+Fusion (``fuse=True``): all spiking neurons (LIF, CubaLIF) go into one Lava ``LIF`` population
+and all LI neurons into one ``GradedLI`` population, whatever NIR node they came from (parallel
+branches *and* consecutive layers; du, dv and the threshold are per neuron; a connection between
+two fused layers becomes a recurrent block of one Dense).  Nodes with a zero-delay (direct port)
+connection keep a population of their own.  All terms between the same pair of populations go
+into one Dense/DelayDense (block matrix, per-entry delays) where their entries do not collide
+(a temporal kernel's taps use the same entry at several delays: one process per tap); in fixed_pt
 only layers with the same weight exponent and sign mode, and only exponents >= 0 when two synapse
 layers share a process (a right shift of a sum differs from the sum of right shifts).
 Consecutive synapse nodes are always multiplied into one matrix by the lowering.
-``fuse=False`` gives one population per NIR neuron node (split where parameters differ) and one
-Dense/DelayDense per term.
+``fuse=False`` gives one population per NIR neuron node and one Dense/DelayDense per term.
+
+Synapse models (``synapses``): ``"fast"`` (default) runs Lava's Dense/DelayDense arithmetic with
+cached delay matrices and a buffer reset at each sequence start (no drain steps); ``"lava"`` runs
+Lava's own models and drains the buffers with silent steps between sequences (see
+:mod:`neuro_runtime.lava_procs`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ class Pop:
     """One Lava neuron population: members are (NIR node, indices in node) at ``offset``."""
 
     key: tuple
-    kind: str
+    kind: str  # "LIF" (Lava LIF: LIF and CubaLIF nodes) or "LI"
     members: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
     size: int = 0
     proc: Any = None
@@ -52,6 +58,11 @@ class Pop:
     def add(self, node: str, idx: np.ndarray) -> None:
         self.members.append((node, idx, self.size))
         self.size += len(idx)
+
+    def gather(self, per_node: dict[str, np.ndarray]) -> np.ndarray:
+        """Per-neuron parameter ``[size]`` from per-node arrays (``per_node[node][idx]``)."""
+        parts = [np.broadcast_to(per_node[n], (int(idx.max()) + 1,))[idx] for n, idx, _ in self.members]
+        return np.concatenate(parts)
 
 
 @dataclass
@@ -92,6 +103,7 @@ class LavaNetwork:
     io_dir: str | None = None
     silent_steps: int = 0
     steps_done: int = 0
+    synapses: str = "fast"
 
     @property
     def processes(self) -> list[Any]:
@@ -110,7 +122,10 @@ class LavaNetwork:
     def run_cfg(self) -> Any:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        return Loihi2SimCfg(select_tag=self.precision)
+        from neuro_runtime.lava_procs import SYNAPSE_MODELS
+
+        return Loihi2SimCfg(select_tag=self.precision,
+                            exception_proc_model_map=dict(SYNAPSE_MODELS[self.synapses][self.precision]))
 
     def encode(self, seq: np.ndarray) -> np.ndarray:
         """Input sequence ``[T, C]`` float -> what the source sends (float, or 24-bit ints)."""
@@ -135,17 +150,16 @@ class LavaNetwork:
             n = seq.shape[0] + self.silent_steps
         else:
             if not first:
-                self.reset_state()
+                if self.synapses == "lava":
+                    self.reset_state()
                 self.source.data.set(self.source_data(seq))
             n = self.buf_len
         self.steps_done += n
         return n
 
     def reset_state(self) -> None:
-        """Back to rest with ``Var.set`` (Var I/O): neuron u, v and every synapse buffer to 0."""
-        for p in self.pops:
-            p.proc.u.set(np.zeros(p.size))
-            p.proc.v.set(np.zeros(p.size))
+        """Lava's synapse models, Var I/O: every synapse buffer back to 0 with ``Var.set`` (the
+        neurons reset themselves at each sequence start)."""
         for c in self.conns:
             c.proc.a_buff.set(np.zeros(c.proc.a_buff.shape))
 
@@ -191,15 +205,18 @@ def _endpoint_id(kind: str, name: str) -> str:
 def build_lava(
     graph: RuntimeGraph, precision: str = "floating_pt", *, quant: QuantizedGraph | None = None,
     fuse: bool = True, buf_len: int = 1, first_sequence: np.ndarray | None = None, io: str = "shm",
+    synapses: str = "fast",
 ) -> LavaNetwork:
     """Build the Lava processes for ``graph`` (nothing runs yet).
 
     ``buf_len``: the longest sequence (steps); ``first_sequence`` ``[T, C]`` initialises the
-    source buffer (Var I/O).  ``io``: ``"shm"`` (memory-mapped files, drain between sequences;
-    fast) or ``"var"`` (Lava Var get/set; slow for big populations).
+    source buffer (Var I/O).  ``io``: ``"shm"`` (memory-mapped files; fast) or ``"var"`` (Lava
+    Var get/set; slow for big populations).  ``synapses``: ``"fast"`` or ``"lava"`` (see above).
     """
     if io not in ("shm", "var"):
         raise UserError(f"io must be 'shm' or 'var', got {io!r}")
+    if synapses not in ("fast", "lava"):
+        raise UserError(f"synapses must be 'fast' or 'lava', got {synapses!r}")
     import_lava()
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -215,33 +232,20 @@ def build_lava(
     direct_nodes |= {p.dst for p in g.projections if p.dst in g.neurons and any(t.delay == 0 for t in p.terms)}
     pops: list[Pop] = []
     where: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}  # node -> (pop index, node idx, pop idx)
-    bykey: dict[tuple, int] = {}
+    bykey: dict[str, int] = {}
     for n, spec in g.neurons.items():
-        if fixed:
-            qn = quant.neurons[n]
-            params = np.stack([qn.du_q, qn.dv_q, qn.vth_q], axis=1).astype(np.float64)
+        kind = "LIF" if spec.spiking else "LI"
+        if fuse and n not in direct_nodes and kind in bykey:
+            pi = bykey[kind]
         else:
-            params = np.stack([spec.du, spec.dv, spec.vth], axis=1)
-        uniq, inv = np.unique(params, axis=0, return_inverse=True)
-        inv = inv.reshape(-1)
-        if n in direct_nodes and len(uniq) > 1:
-            raise UserError(
-                f"neuron node '{n}' has a zero-delay connection and non-uniform (du, dv, threshold); "
-                "Lava needs one population for it"
-            )
-        for k, row in enumerate(uniq):
-            idx = np.nonzero(inv == k)[0]
-            key = (spec.kind, tuple(row.tolist()))
-            if fuse and n not in direct_nodes and key in bykey:
-                pi = bykey[key]
-            else:
-                pi = len(pops)
-                pops.append(Pop(key, spec.kind))
-                if fuse and n not in direct_nodes:
-                    bykey[key] = pi
-            off = pops[pi].size
-            pops[pi].add(n, idx)
-            where.setdefault(n, []).append((pi, idx, off + np.arange(len(idx))))
+            pi = len(pops)
+            pops.append(Pop((kind, n), kind))
+            if fuse and n not in direct_nodes:
+                bykey[kind] = pi
+        idx = np.arange(spec.size)
+        off = pops[pi].size
+        pops[pi].add(n, idx)
+        where[n] = [(pi, idx, off + idx)]
 
     def ep_slices(name: str) -> list[tuple[str, np.ndarray, np.ndarray, int]]:
         """Endpoint(s) of a node: (endpoint id, node indices, endpoint indices, endpoint size)."""
@@ -312,7 +316,7 @@ def build_lava(
     # ---- Lava processes ------------------------------------------------------------------
     if first_sequence is None:
         first_sequence = np.zeros((buf_len, g.input_size))
-    net = LavaNetwork(g, precision, quant, buf_len, None, {}, pops, conns)
+    net = LavaNetwork(g, precision, quant, buf_len, None, {}, pops, conns, synapses=synapses)
     try:
         _make_processes(net, g, fixed, quant, pops, conns, direct, io, buf_len, first_sequence)
     except BaseException:
@@ -332,7 +336,8 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
     if io == "shm":
         base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
         net.io_dir = tempfile.mkdtemp(prefix="neuro_runtime_", dir=base)
-        net.silent_steps = max([1] + [int(c.delays[c.weights != 0].max()) for c in conns if c.weights.any()])
+        if net.synapses == "lava":
+            net.silent_steps = max([1] + [int(c.delays[c.weights != 0].max()) for c in conns if c.weights.any()])
         files = {"ctrl": ((2,), np.int64), "in": ((buf_len, g.input_size), np.float64)}
         for j, (o, spec) in enumerate(g.outputs.items()):
             files[f"out_o{j}"] = files[f"outd_o{j}"] = ((buf_len, spec.size), np.float64)
@@ -349,25 +354,27 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
         net.readouts[o] = Readout(shape=(spec.size,), buf_len=buf_len, bias=bias.astype(np.float64), io=r_io,
                                   name=f"out_{o}")
     for pi, pop in enumerate(pops):
-        du, dv, vth = pop.key[1]
         if fixed:
-            bm = np.zeros(pop.size, dtype=np.int64)
-            be = np.zeros(pop.size, dtype=np.int64)
-            for n, idx, off in pop.members:
-                qn = quant.neurons[n]
-                bm[off: off + len(idx)] = qn.bias_mant[idx]
-                be[off: off + len(idx)] = qn.bias_exp[idx]
-            du, dv, vth = int(du), int(dv), int(vth)
+            qn = quant.neurons
+            du = pop.gather({n: qn[n].du_q for n, _, _ in pop.members})
+            dv = pop.gather({n: qn[n].dv_q for n, _, _ in pop.members})
+            vth = pop.gather({n: qn[n].vth_q for n, _, _ in pop.members})
+            bm = pop.gather({n: qn[n].bias_mant for n, _, _ in pop.members})
+            be = pop.gather({n: qn[n].bias_exp for n, _, _ in pop.members})
+            shift = pop.gather({n: np.array(qn[n].msg_shift) for n, _, _ in pop.members})
         else:
-            bm = np.zeros(pop.size)
-            for n, idx, off in pop.members:
-                bm[off: off + len(idx)] = g.neurons[n].bias[idx]
+            sp = g.neurons
+            du = pop.gather({n: sp[n].du for n, _, _ in pop.members})
+            dv = pop.gather({n: sp[n].dv for n, _, _ in pop.members})
+            vth = pop.gather({n: sp[n].vth for n, _, _ in pop.members})
+            bm = pop.gather({n: sp[n].bias for n, _, _ in pop.members})
             be = np.zeros(pop.size)
+            shift = np.zeros(pop.size, dtype=np.int64)
         name = "pop%d_%s" % (pi, "+".join(sorted({m[0] for m in pop.members}))[:60])
         p_io = {"dir": net.io_dir, "name": f"p{pi}"} if net.io_dir else None
         if pop.kind == "LI":
-            pop.proc = GradedLI(shape=(pop.size,), du=du, dv=dv, bias_mant=bm, bias_exp=be, buf_len=buf_len,
-                                io=p_io, name=name)
+            pop.proc = GradedLI(shape=(pop.size,), du=du, dv=dv, bias_mant=bm, bias_exp=be, msg_shift=shift,
+                                buf_len=buf_len, io=p_io, name=name)
         else:
             pop.proc = RecLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, bias_mant=bm, bias_exp=be, buf_len=buf_len,
                               io=p_io, name=name)
@@ -397,6 +404,7 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
         if fixed:
             kw = dict(weight_exp=int(c.exp), num_weight_bits=8, sign_mode=getattr(SignMode, c.sign_mode))
         w = c.weights.astype(np.int64) if fixed else c.weights
+        kw.update(buf_len=buf_len, io={"dir": net.io_dir, "name": f"c{ci}"} if net.io_dir else None)
         if np.all(c.delays[c.weights != 0] == 1):
             c.proc = Dense(weights=w, num_message_bits=nmb, name=f"dense{ci}", **kw)
         else:

@@ -1,11 +1,12 @@
 """Run many sequences through one Lava network (imports Lava).
 
 One network is built and compiled once; sequences run back to back with
-``run(condition=RunSteps(n))`` and no rebuild.  Default (``io="shm"``): input and records go
-through memory-mapped files and each sequence is followed by ``silent_steps`` drain steps that
-bring every state and synapse buffer back to rest (see :mod:`neuro_runtime.lava_procs`).
-``io="var"``: Lava Vars, state reset with ``Var.set`` between sequences (all sequences padded to
-the longest); Lava 0.10 moves Vars element by element, so this costs ~1 s per sequence on the
+``run(condition=RunSteps(n))`` and no rebuild.  Every process returns to rest by itself at the
+first step of each sequence (neurons and, with ``synapses="fast"``, synapses); with Lava's own
+synapse models (``synapses="lava"``) each sequence is followed by ``silent_steps`` drain steps
+that empty the synapse buffers (see :mod:`neuro_runtime.lava_procs`).  Default ``io="shm"``:
+input and records go through memory-mapped files; ``io="var"``: Lava Vars (all sequences padded
+to the longest); Lava 0.10 moves Vars element by element, so this costs ~1 s per sequence on the
 MSF-sized graph.
 
 The runtime is always stopped (exceptions, KeyboardInterrupt); if ``stop()`` hangs or fails,
@@ -33,14 +34,14 @@ def run_lava(
     graph: RuntimeGraph | str, sequences: Sequence[np.ndarray] | np.ndarray, precision: str = "floating_pt",
     *, quant: QuantizedGraph | None = None, fuse: bool = True, progress: bool = True,
     on_sequence: Callable[[int, RunRecord], None] | None = None, timings: dict | None = None,
-    io: str = "shm",
+    io: str = "shm", synapses: str = "fast",
 ) -> list[RunRecord]:
     """Run each sequence (``[T_i, C_in]`` float; or an array ``[B, T, C_in]``) in Lava from rest.
 
     Returns one :class:`RunRecord` per sequence (``[T_i, N]`` arrays).  ``on_sequence(i, record)``
-    is called after each sequence.  ``io``: ``"shm"`` (default; memory-mapped I/O and a drain of
-    ``silent_steps`` steps between sequences) or ``"var"`` (Lava ``Var.get/set``; reset with
-    ``Var.set``).  ``timings`` (a dict) receives ``build_s``, ``first_run_s`` (compile + start +
+    is called after each sequence.  ``io``: ``"shm"`` (default; memory-mapped I/O) or ``"var"`` (Lava
+    ``Var.get/set``).  ``synapses``: ``"fast"`` (default) or ``"lava"`` (Lava's own Dense/DelayDense
+    models, drained between sequences; see :mod:`neuro_runtime.lava_build`).  ``timings`` (a dict) receives ``build_s``, ``first_run_s`` (compile + start +
     first sequence), ``run_s`` (later sequences' steps, drain included), ``reset_s`` (loading
     the next sequence and resetting), ``read_s``, ``steps`` (sequence steps after the first),
     ``lava_steps`` (all Lava steps) and ``n_processes``.
@@ -60,7 +61,8 @@ def run_lava(
     buf_len = max(s.shape[0] for s in seqs)
     tm = timings if timings is not None else {}
     t0 = time.perf_counter()
-    net = build_lava(graph, precision, quant=quant, fuse=fuse, buf_len=buf_len, first_sequence=seqs[0], io=io)
+    net = build_lava(graph, precision, quant=quant, fuse=fuse, buf_len=buf_len, first_sequence=seqs[0], io=io,
+                     synapses=synapses)
     tm.update(build_s=time.perf_counter() - t0, n_processes=net.n_processes, run_s=0.0, reset_s=0.0,
               read_s=0.0, steps=0, lava_steps=0, first_run_s=0.0, silent_steps=net.silent_steps)
     records: list[RunRecord] = []

@@ -18,6 +18,17 @@ worst-case bound on ``|v|`` / ``|u|`` would leave 24 bits (down to a floor, then
 warning).  Weights take the largest exponent-free mantissa that fits.  Every layer's error is
 reported (relative RMS and max error of the effective weights; threshold, bias and decay
 rounding errors).
+
+Exponent alignment (``align_exponents=True``, the default): Lava applies one ``weight_exp`` per
+synapse process, so layers with different exponents cannot share one, and every extra process
+slows the simulator.  A node's scale is therefore lowered by ``2**k`` until the layers arriving
+from spiking senders need exponent 0 (never below ``vth_q = 256``, i.e. 2**14 membrane steps per
+threshold, for LIF, or 16 bits of range for LI): the weights keep their 8-bit mantissas, only the
+membrane's spare low bits go.  Such layers all use the MIXED sign mode (even mantissas).  An LI
+sends ``v >> msg_shift``, ``msg_shift`` raised from 6 where its receivers' lower scale would push
+their exponent below Loihi 2's -8 (coarser LI messages; reported per LI node).  The input scale
+is lowered (at most 4 bits) where an input layer would need an exponent below -8, and an Output's
+scale raised where one of its layers would (both only move exponents, mantissas keep 8 bits).
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ class QNeuron:
     vth_q: np.ndarray
     bias_mant: np.ndarray
     bias_exp: np.ndarray
+    msg_shift: int = LI_MSG_SHIFT  # LI: sends v >> msg_shift
 
     @property
     def bias_eff(self) -> np.ndarray:
@@ -58,8 +70,8 @@ class QNeuron:
 
     @property
     def msg_units(self) -> float:
-        """Integer message units per unit of the float output (spikes: 1; LI: S / 64)."""
-        return self.scale / (1 << LI_MSG_SHIFT)
+        """Integer message units per unit of the float output (spikes: 1; LI: S / 2**msg_shift)."""
+        return self.scale / (1 << self.msg_shift)
 
 
 @dataclass
@@ -145,11 +157,19 @@ def _pow2_floor(x: float) -> float:
     return 2.0 ** math.floor(math.log2(x))
 
 
-def _quant_weights(w: list[np.ndarray]) -> tuple[int, str, list[np.ndarray]]:
-    """Shared exponent and 8-bit mantissas for a list of matrices (one synapse layer)."""
+def _natural_exp(m: float, lim: float = 254.0) -> int:
+    """Smallest weight exponent whose 8-bit mantissa holds ``m`` (> 0)."""
+    return math.ceil(math.log2(m / lim))
+
+
+def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, list[np.ndarray]]:
+    """Shared exponent and 8-bit mantissas for a list of matrices (one synapse layer);
+    ``mixed``: MIXED sign mode whatever the signs."""
     allw = np.concatenate([m.reshape(-1) for m in w]) if w else np.zeros(1)
     lo, hi = float(allw.min()), float(allw.max())
-    if lo >= 0:
+    if mixed:
+        mode, lim = "MIXED", 254.0
+    elif lo >= 0:
         mode, lim = "EXCITATORY", 255.0
     elif hi <= 0:
         mode, lim = "INHIBITORY", 255.0
@@ -158,7 +178,7 @@ def _quant_weights(w: list[np.ndarray]) -> tuple[int, str, list[np.ndarray]]:
     m = float(np.max(np.abs(allw)))
     if m == 0:
         return 0, mode, [np.zeros(x.shape, dtype=np.int64) for x in w]
-    exp = math.ceil(math.log2(m / lim))
+    exp = _natural_exp(m, lim)
     out = []
     for x in w:
         y = x / 2.0 ** exp
@@ -175,12 +195,13 @@ def _quant_weights(w: list[np.ndarray]) -> tuple[int, str, list[np.ndarray]]:
 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
-    vth_bits: int = 16,
+    vth_bits: int = 16, align_exponents: bool = True,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
     ``input_range``: expected max ``|x|`` of the graded input (sets ``S_in = 2**k`` with
-    ``input_range * S_in <= 2**(input_bits-1) - 1``).  ``strict``: raise :class:`UserError`
+    ``input_range * S_in <= 2**(input_bits-1) - 1``; with ``align_exponents`` S_in is lowered, to
+    at most 4 bits less, where a layer from the input would need an exponent below -8).  ``strict``: raise :class:`UserError`
     instead of warning when a value saturates its format.
     """
     if input_range <= 0:
@@ -209,7 +230,7 @@ def quantize(
             if not spec.spiking:
                 src_max[n] = (float(np.max(np.abs(spec.bias))) + in_bound(n)) / float(np.min(spec.dv))
 
-    qneurons: dict[str, QNeuron] = {}
+    scales: dict[str, float] = {}
     for n, spec in graph.neurons.items():
         ib = in_bound(n)
         u_bound = ib / float(np.min(spec.du))
@@ -231,6 +252,16 @@ def quantize(
                 f"neuron '{n}': worst-case |u| or |v| ({max(u_bound, v_bound):.4g} x scale {s:g}) can "
                 f"exceed the 24-bit state (u wraps, v clips)"
             )
+        scales[n] = s
+    msg_shifts = {n: LI_MSG_SHIFT for n, spec in graph.neurons.items() if not spec.spiking}
+    if align_exponents:
+        _align_exponents(graph, scales, msg_shifts, src_max)
+        s_in = _align_input_scale(graph, scales, s_in)
+
+    qneurons: dict[str, QNeuron] = {}
+    for n, spec in graph.neurons.items():
+        s = scales[n]
+        bmax = float(np.max(np.abs(spec.bias)))
         du_q = np.round(spec.du * DECAY_UNITY).astype(np.int64) - 1
         dv_q = np.round(spec.dv * DECAY_UNITY).astype(np.int64)
         for what, q, f in (("du", du_q + 1, spec.du), ("dv", dv_q, spec.dv)):
@@ -278,13 +309,15 @@ def quantize(
             warn.append(msg)
             bexp = np.minimum(bexp, BIAS_EXP_MAX)
         bmant = np.clip(np.round(bq / 2.0 ** bexp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
-        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp)
+        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT))
         qneurons[n] = qn
         b_back = qn.bias_eff / s
         parts = [f"scale {s:g}", f"dv_q {sorted(set(dv_q.tolist()))[:3]}"]
         if spec.spiking:
             vrel = float(np.max(np.abs(vth_q * 64 / s - spec.vth) / spec.vth))
             parts.append(f"vth_q {int(vth_q.max())}, vth rel. err {vrel:.2g}")
+        else:
+            parts.append(f"sends v >> {qn.msg_shift} ({qn.msg_units:g} per unit)")
         dv_err = float(np.max(np.abs(dv_q / DECAY_UNITY - spec.dv)))
         parts.append(f"dv err {dv_err:.2g}")
         errors.append(LayerError(
@@ -316,6 +349,9 @@ def quantize(
                 "(e.g. spikes and a graded value) are not supported in fixed_pt"
             )
         scale_a = _pow2_floor(min(cands)) if cands else 1.0
+        if cands:  # the largest layer needs exponent 0; raise the scale (up to exponent 7) if another needs < -8
+            exps = [math.ceil(math.log2(scale_a / c)) for c in cands]
+            scale_a *= 2.0 ** max(0, min(7 - max(exps), -8 - min(exps)))
         scale_d = direct_units.pop() if direct_units else 1.0
         qoutputs[o] = QOutput(o, scale_a, scale_d, spec.bias.copy())
 
@@ -330,7 +366,7 @@ def quantize(
         su = units(p.src)
         syn = [t for t in p.terms if t.delay > 0]
         targets = [t.matrix * dst_units / su for t in syn]
-        exp, mode, qs = _quant_weights(targets)
+        exp, mode, qs = _quant_weights(targets, mixed=align_exponents and _spiking(graph, p.src))
         qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
         if syn:
             back = [q * 2.0 ** exp * su / dst_units for q in qs]
@@ -349,6 +385,49 @@ def quantize(
     for w in warn:
         warnings.warn(w, QuantizationWarning, stacklevel=2)
     return QuantizedGraph(graph, s_in, input_range, qneurons, qprojs, qoutputs, errors, warn)
+
+
+def _spiking(graph: RuntimeGraph, name: str) -> bool:
+    return name in graph.neurons and graph.neurons[name].spiking
+
+
+def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: dict[str, int],
+                     src_max: dict[str, float]) -> None:
+    """Lower node scales so that layers from spiking senders need weight exponent 0, then lower
+    LI message shifts where that pushed a graded layer's exponent below -8 (see module docstring).
+    Updates ``scales`` and ``msg_shifts`` in place."""
+    def wmax(p: object) -> float:
+        return max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
+
+    for n, spec in graph.neurons.items():
+        ms = [wmax(p) for p in graph.into(n) if _spiking(graph, p.src)]
+        ms = [m for m in ms if m > 0]
+        if not ms:
+            continue
+        s = scales[n]
+        e = _natural_exp(max(ms) * s / (1 << ACT_SHIFT))
+        if spec.spiking:
+            s_min = 256 * 64 / float(np.max(spec.vth))
+        else:
+            s_min = (1 << 16) / max(src_max[n], 1e-30)
+        k = max(0, min(e, math.floor(math.log2(s / s_min)) if s > s_min else 0))
+        scales[n] = s / 2.0 ** k
+
+    for n in msg_shifts:
+        units = scales[n] / (1 << LI_MSG_SHIFT)
+        exps = [_natural_exp(wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / units)
+                for p in graph.projections if p.src == n and p.dst in scales and wmax(p) > 0]
+        msg_shifts[n] = LI_MSG_SHIFT + max([0] + [-8 - e for e in exps])
+
+
+def _align_input_scale(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> float:
+    """Lower ``s_in`` (by at most 2**4) so that the layers from the input need exponents >= -8."""
+    exps = []
+    for p in graph.projections:
+        m = max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
+        if p.src == graph.input_name and p.dst in scales and m > 0:
+            exps.append(_natural_exp(m * scales[p.dst] / (1 << ACT_SHIFT) / s_in))
+    return s_in / 2.0 ** min(4, max([0] + [-8 - e for e in exps]))
 
 
 def _rel_rms(got: np.ndarray, ref: np.ndarray) -> float:

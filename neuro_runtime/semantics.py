@@ -106,8 +106,8 @@ Per neuron population a scale ``S`` (v_fixed ~= S * v') is chosen by
     u: 24-bit wrap, v: clipped to +-(2**23 - 1) (exactly Lava's code).
 
 A graded Input is quantised to ``round(x * S_in)`` with ``S_in = 2**k`` chosen so that
-``input_range`` fits ``input_bits`` (default 12; the message itself may use 24 bits); a fixed LI
-sends ``v >> 6``.  fixed_pt refuses zero-delay paths into neurons and paths longer than 64 steps
+``input_range`` fits ``input_bits`` (default 14; the message itself may use 24 bits); a fixed LI
+sends ``v >> msg_shift`` (6 unless the quantiser's exponent alignment raised it).  fixed_pt refuses zero-delay paths into neurons and paths longer than 64 steps
 per synapse hop (DelayDense's 6-bit delay).
 An Output stores the integer it receives; the float value is ``a_in / S_out + d_in / S_direct +
 bias``.  The emulator's fixed mode replays these integer operations bit for bit, including Lava's
@@ -147,7 +147,7 @@ BIAS_MANT_MIN = -4096
 BIAS_EXP_MAX = 7
 GRADED_MAX = (1 << 23) - 1
 GRADED_MESSAGE_BITS = 24
-LI_MSG_SHIFT = 6  # a fixed-point LI sends v >> 6
+LI_MSG_SHIFT = 6  # a fixed-point LI sends v >> 6 by default (QNeuron.msg_shift)
 
 PRECISIONS = ("floating_pt", "fixed_pt")
 

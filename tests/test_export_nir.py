@@ -252,6 +252,7 @@ def test_exported_msf_runs_in_lava(nir_file: Path, streaming) -> None:
     (identical spikes, scores within 1e-5), fixed_pt against the emulator (bit-identical)."""
     pytest.importorskip("lava.magma.core.run_configs")
     from neuro_runtime import Emulator, load_graph, quantize, run_lava
+    from neuro_runtime.lava_build import build_lava
 
     graph = load_graph(nir_file)
     x = features(2, 16).double()
@@ -273,6 +274,14 @@ def test_exported_msf_runs_in_lava(nir_file: Path, streaming) -> None:
         assert np.abs(ours - theirs).max() < 1e-5
 
     quant = quantize(graph, input_range=float(x.abs().max()))
+    unaligned = quantize(graph, input_range=float(x.abs().max()), align_exponents=False)
+    spiking_exps = {p.weight_exp for p in quant.projections if p.src in spiking}
+    assert len(spiking_exps) < len({p.weight_exp for p in unaligned.projections if p.src in spiking})
+    assert all(-8 <= p.weight_exp <= 7 for p in quant.projections)
+    nets = [build_lava(graph, "fixed_pt", quant=q, buf_len=2) for q in (unaligned, quant)]
+    for net in nets:
+        net.close()
+    assert nets[1].n_processes < nets[0].n_processes  # exponent alignment lets layers share processes
     fixed = run_lava(graph, x.numpy(), "fixed_pt", quant=quant, progress=False)
     emulated = Emulator(graph, "fixed_pt", quant).run(x.numpy()).split()
     for lava_record, emu_record in zip(fixed, emulated):

@@ -147,9 +147,11 @@ def test_many_sequences_reset_between() -> None:
     rg = load_graph(ex.recurrent_graph())
     rng = np.random.default_rng(9)
     seqs = [rng.uniform(0, 1, (t, 3)) for t in (9, 15, 6)]
-    for precision, io in (("floating_pt", "shm"), ("fixed_pt", "shm"), ("floating_pt", "var"), ("fixed_pt", "var")):
+    for precision, io, synapses in (("floating_pt", "shm", "fast"), ("fixed_pt", "shm", "fast"),
+                                    ("floating_pt", "var", "fast"), ("fixed_pt", "var", "lava"),
+                                    ("fixed_pt", "shm", "lava")):
         q = quantize(rg) if precision == "fixed_pt" else None
-        recs = run_lava(rg, seqs, precision, quant=q, progress=False, io=io)
+        recs = run_lava(rg, seqs, precision, quant=q, progress=False, io=io, synapses=synapses)
         assert [r.outputs["out"].shape[0] for r in recs] == [9, 15, 6]
         for s, rec in zip(seqs, recs):
             emu = Emulator(rg, precision, quant=q).run(s)
@@ -236,8 +238,9 @@ def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
-def test_heterogeneous_neuron_parameters_split_into_populations() -> None:
-    """One NIR LIF node with two different (tau, threshold) pairs -> two Lava LIF populations."""
+def test_heterogeneous_neuron_parameters_in_one_population() -> None:
+    """One NIR LIF node with two different (tau, threshold) pairs -> one Lava LIF population with
+    per-neuron dv and threshold, identical to the emulator."""
     rng = np.random.default_rng(4)
     n = 6
     tau = np.where(np.arange(n) < 3, ex.TAU, 2 * ex.TAU)
@@ -250,7 +253,9 @@ def test_heterogeneous_neuron_parameters_split_into_populations() -> None:
     rg = load_graph(g)
     net = build_lava(rg, "floating_pt", buf_len=2)
     net.close()
-    assert sum(1 for p in net.pops if p.kind == "LIF") == 2
+    (pop,) = [p for p in net.pops if p.kind == "LIF"]
+    assert len(set(np.asarray(pop.proc.dv.init).tolist())) == 2
+    assert len(set(np.asarray(pop.proc.vth.init).tolist())) == 2
     x = _inputs(rg, b=2, t=20)
     emu = Emulator(rg).run(x)
     q = quantize(rg)
@@ -262,3 +267,51 @@ def test_heterogeneous_neuron_parameters_split_into_populations() -> None:
         np.testing.assert_allclose(recs[b].outputs["out"], emu.outputs["out"][b], atol=1e-5, rtol=0)
         np.testing.assert_array_equal(recx[b].outputs["out"], emx.outputs["out"][b])
     assert emu.spikes["lif"][:, :, :3].sum() > 0 and emu.spikes["lif"][:, :, 3:].sum() > 0
+
+
+@pytest.mark.parametrize("precision", ["floating_pt", "fixed_pt"])
+def test_fast_synapse_models_equal_lavas_own(precision: str) -> None:
+    """Our Dense/DelayDense models (cached delay matrices, reset per sequence) against Lava's own
+    models (drained between sequences) on a graph with a multi-delay synapse process, three
+    sequences in one run: fixed_pt bit-identical, floating_pt identical spikes."""
+    rg = load_graph(ex.delayed_graph())
+    q = quantize(rg) if precision == "fixed_pt" else None
+    rng = np.random.default_rng(11)
+    seqs = [rng.uniform(-0.2, 1, (t, 3)) for t in (14, 9, 12)]
+    timings: dict = {}
+    fast = run_lava(rg, seqs, precision, quant=q, progress=False, synapses="fast", timings=timings)
+    lava = run_lava(rg, seqs, precision, quant=q, progress=False, synapses="lava")
+    assert timings["silent_steps"] == 0
+    net = build_lava(rg, precision, quant=q, buf_len=2)
+    net.close()
+    assert any(len(np.unique(c.delays[c.weights != 0])) > 1 for c in net.conns)  # a process mixes delays
+    n_spikes = 0
+    for a, b in zip(fast, lava):
+        for n in a.spikes:
+            np.testing.assert_array_equal(a.spikes[n], b.spikes[n])
+            n_spikes += int(a.spikes[n].sum())
+        for o in a.outputs:
+            if precision == "fixed_pt":
+                np.testing.assert_array_equal(a.outputs[o], b.outputs[o])
+            else:
+                np.testing.assert_allclose(a.outputs[o], b.outputs[o], atol=1e-12, rtol=0)
+    assert n_spikes > 20
+
+
+def test_coarser_li_messages_bit_identical() -> None:
+    """An LI whose receiver's scale was lowered sends ``v >> msg_shift`` with msg_shift > 6:
+    Lava fixed_pt equals the emulator bit for bit, and fixed stays close to float."""
+    rg = load_graph(ex.li_gated_graph(), align=True)
+    q = quantize(rg)
+    assert q.neurons["li"].msg_shift > 6
+    assert all(-8 <= p.weight_exp <= 7 for p in q.projections)
+    x = _inputs(rg, b=2, t=30)
+    emu = Emulator(rg, "fixed_pt", quant=q).run(x)
+    recs = run_lava(rg, x, "fixed_pt", quant=q, progress=False)
+    for b, rec in enumerate(recs):
+        np.testing.assert_array_equal(rec.outputs["out"], emu.outputs["out"][b])
+        np.testing.assert_array_equal(rec.activity["li"], emu.activity["li"][b])
+        np.testing.assert_array_equal(rec.spikes["lif1"], emu.spikes["lif1"][b])
+    assert emu.spikes["lif1"].sum() > 5 and np.abs(emu.activity["li"]).max() > 0
+    flt = Emulator(rg).run(x)
+    assert np.mean(emu.spikes["lif1"] == flt.spikes["lif1"]) > 0.9

@@ -9,8 +9,20 @@ Lava style: the Process says what, one ProcessModel per precision tag says how.
   buffers.  ``a_in`` takes Dense/DelayDense paths, ``d_in`` direct (zero-delay) wires.
 * :class:`RecLIF`: Lava's ``LIF`` plus a spike buffer ``spk`` ``[N, T]``; its models *are*
   Lava's ``PyLifModelFloat`` / ``PyLifModelBitAcc`` with one extra line that stores the spikes.
-* :class:`GradedLI`: a leaky integrator that sends ``v`` (float) or ``v >> 6`` (fixed) as a graded
+* :class:`GradedLI`: a leaky integrator that sends ``v`` (float) or ``v >> msg_shift`` (fixed) as a graded
   message and stores it in ``rec``; it reuses Lava's LIF sub-threshold code (no threshold).
+
+``RecLIF`` and ``GradedLI`` take ``du``, ``dv`` (and ``vth``) per neuron (``[N]``), so layers with
+different time constants or thresholds share one population (Loihi 2 keeps such parameters per
+neuron profile); the arithmetic per neuron is Lava's.
+
+Synapse models (``SYNAPSE_MODELS["fast"]``, picked with the run configuration's
+``exception_proc_model_map``): ProcessModels of Lava's own ``Dense`` and ``DelayDense`` processes
+that run Lava's arithmetic (Lava's ``run_spk``; the same integer results in fixed_pt) with two
+changes: ``DelayDense`` builds its per-delay weight matrices once instead of every step (Lava's
+``calc_act`` rebuilds and multiplies a ``[(D+1) N_out, N_in]`` matrix each step, ~10 ms at our
+sizes), and both clear their synaptic buffer at the first step of every sequence, so sequences
+follow each other with no drain steps.  ``SYNAPSE_MODELS["lava"]`` keeps Lava's models.
 
 Two I/O modes (process kwarg ``io``):
 
@@ -39,6 +51,11 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.dense.models import (
+    AbstractPyDelayDenseModel, AbstractPyDenseModelBitAcc, AbstractPyDenseModelFloat, PyDelayDenseModelBitAcc,
+    PyDelayDenseModelFloat,
+)
+from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat, PyLifModelBitAcc, PyLifModelFloat
 from lava.proc.lif.process import LIF
 
@@ -68,6 +85,11 @@ class _ShmIO:
 
     def _record(self, key: str, k: int, value: np.ndarray, buf_len: int) -> None:
         self._mm(key, (buf_len, value.shape[0]))[k] = value
+
+    def _sequence_start(self) -> bool:
+        """True at the first (active) step of a sequence: the state goes back to rest."""
+        k, active = self._phase(self.proc_params["buf_len"])
+        return active and k == 0
 
 
 class GradedSource(AbstractProcess):
@@ -170,12 +192,17 @@ class PyReadoutFixed(_ReadoutRun, PyLoihiProcessModel):
 
 
 class RecLIF(LIF):
-    """Lava ``LIF`` that also records its spikes (Var ``spk`` ``[N, buf_len]`` or shared file)."""
+    """Lava ``LIF`` with ``du``, ``dv``, ``vth`` per neuron (``[N]``) that also records its spikes
+    (Var ``spk`` ``[N, buf_len]`` or shared file)."""
 
-    def __init__(self, *, buf_len: int, io: dict | None = None, **kwargs) -> None:
-        super().__init__(buf_len=buf_len, io=io, **kwargs)
+    def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, vth: np.ndarray, buf_len: int,
+                 io: dict | None = None, **kwargs) -> None:
+        super().__init__(shape=shape, buf_len=buf_len, io=io, **kwargs)
         vbuf = 1 if io is not None else buf_len
-        self.spk = Var(shape=tuple(self.a_in.shape) + (vbuf,), init=0)
+        self.du = Var(shape=shape, init=np.broadcast_to(du, shape).copy())
+        self.dv = Var(shape=shape, init=np.broadcast_to(dv, shape).copy())
+        self.vth = Var(shape=shape, init=np.broadcast_to(vth, shape).copy())
+        self.spk = Var(shape=tuple(shape) + (vbuf,), init=0)
 
 
 class _NeuronRun(_ShmIO):
@@ -193,6 +220,9 @@ class _NeuronRun(_ShmIO):
             self.v[:] = 0
             self.s_out.send(np.zeros(self.u.shape, dtype=self.u.dtype))
             return
+        if k == 0:
+            self.u[:] = 0
+            self.v[:] = 0
         out = self._lava_step()
         io = self._io()
         if io is None:
@@ -209,7 +239,9 @@ class PyRecLifModelFloat(_NeuronRun, AbstractPyLifModelFloat):
     subclassing a model that already implements a process) + spike recording."""
 
     s_out: PyOutPort = PyLifModelFloat.s_out
-    vth: float = PyLifModelFloat.vth
+    du: np.ndarray = LavaPyType(np.ndarray, float)
+    dv: np.ndarray = LavaPyType(np.ndarray, float)
+    vth: np.ndarray = LavaPyType(np.ndarray, float)
     spk: np.ndarray = LavaPyType(np.ndarray, float)
     spiking_activation = PyLifModelFloat.spiking_activation
 
@@ -229,7 +261,9 @@ class PyRecLifModelBitAcc(_NeuronRun, AbstractPyLifModelFixed):
     + spike recording."""
 
     s_out: PyOutPort = PyLifModelBitAcc.s_out
-    vth: int = PyLifModelBitAcc.vth
+    du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
     spk: np.ndarray = LavaPyType(np.ndarray, np.int32)
     scale_threshold = PyLifModelBitAcc.scale_threshold
     spiking_activation = PyLifModelBitAcc.spiking_activation
@@ -249,19 +283,20 @@ class PyRecLifModelBitAcc(_NeuronRun, AbstractPyLifModelFixed):
 class GradedLI(AbstractProcess):
     """Leaky integrator (Lava LIF sub-threshold dynamics, no threshold) with a graded output."""
 
-    def __init__(self, *, shape: tuple[int], du: float, dv: float, bias_mant: np.ndarray,
-                 bias_exp: np.ndarray | int = 0, buf_len: int, io: dict | None = None,
-                 name: str | None = None) -> None:
+    def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, bias_mant: np.ndarray,
+                 bias_exp: np.ndarray | int = 0, msg_shift: np.ndarray | int = LI_MSG_SHIFT, buf_len: int,
+                 io: dict | None = None, name: str | None = None) -> None:
         super().__init__(shape=shape, buf_len=buf_len, io=io, name=name)
         vbuf = 1 if io is not None else buf_len
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.u = Var(shape=shape, init=0)
         self.v = Var(shape=shape, init=0)
-        self.du = Var(shape=(1,), init=du)
-        self.dv = Var(shape=(1,), init=dv)
+        self.du = Var(shape=shape, init=np.broadcast_to(du, shape).copy())
+        self.dv = Var(shape=shape, init=np.broadcast_to(dv, shape).copy())
         self.bias_mant = Var(shape=shape, init=bias_mant)
         self.bias_exp = Var(shape=shape, init=bias_exp)
+        self.msg_shift = Var(shape=shape, init=np.broadcast_to(msg_shift, shape).copy())
         self.rec = Var(shape=shape + (vbuf,), init=0)
 
 
@@ -270,6 +305,9 @@ class GradedLI(AbstractProcess):
 @tag("floating_pt")
 class PyGradedLIFloat(_NeuronRun, AbstractPyLifModelFloat):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    du: np.ndarray = LavaPyType(np.ndarray, float)
+    dv: np.ndarray = LavaPyType(np.ndarray, float)
+    msg_shift: np.ndarray = LavaPyType(np.ndarray, int)
     rec: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _lava_step(self) -> np.ndarray:
@@ -288,15 +326,135 @@ class PyGradedLIFloat(_NeuronRun, AbstractPyLifModelFloat):
 @tag("fixed_pt")
 class PyGradedLIFixed(_NeuronRun, AbstractPyLifModelFixed):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
+    msg_shift: np.ndarray = LavaPyType(np.ndarray, np.int32)
     rec: np.ndarray = LavaPyType(np.ndarray, np.int32)
 
     def _lava_step(self) -> np.ndarray:
         a_in_data = self.a_in.recv()
         self.scale_bias()
         self.subthr_dynamics(activation_in=a_in_data)
-        out = np.right_shift(self.v, LI_MSG_SHIFT)
+        out = np.right_shift(self.v, self.msg_shift)
         self.s_out.send(out)
         return out
 
     def _var_record(self, k: int, out: np.ndarray) -> None:
         self.rec[:, k] = out
+
+
+# ---- synapse models: Lava's Dense / DelayDense arithmetic, reset per sequence, cached delays ----
+
+# A product |w * s| below this fits Lava's int32 elementwise product, so exact int64 sums give
+# Lava's integer sums; sums below 2**53 are exact in a float64 (BLAS) matrix product.
+_INT32_PRODUCT_LIMIT = 1 << 31
+_FLOAT64_EXACT_LIMIT = 1 << 53
+
+
+class _SynapseRun(_ShmIO):
+    def run_spk(self) -> None:
+        if self._sequence_start():
+            self.a_buff[...] = 0
+        self._lava_run_spk()
+
+
+class _CachedDelays:
+    """``calc_act`` of Lava's ``AbstractPyDelayDenseModel`` with its per-delay matrices built once.
+
+    Lava: ``sum(vstack([where(delays == k, W, 0) for k]) * s, axis=1)`` every step.  Here the
+    matrices of the delays that occur are stacked once (``[K N_out, N_in]``); spikes select
+    columns, graded messages go through a float64 matrix product.  In fixed_pt the integer result
+    is Lava's exactly: no product leaves int32 and every sum stays below 2**53 (checked each step;
+    otherwise Lava's own code runs)."""
+
+    fixed = False
+
+    def calc_act(self, s_in: np.ndarray) -> np.ndarray:
+        plan = self.__dict__.get("_delay_plan")
+        if plan is None:
+            w = self.weights.astype(np.float64)
+            ks = np.unique(self.delays[w != 0]) if np.any(w) else np.zeros(1, dtype=np.int64)
+            stack = np.concatenate([np.where(self.delays == k, w, 0.0) for k in ks], axis=0)
+            plan = self._delay_plan = (ks, stack, float(np.max(np.abs(w), initial=0)))
+        ks, stack, wmax = plan
+        if s_in.dtype == bool:
+            acc = stack[:, s_in].sum(axis=1)
+        else:
+            s = np.asarray(s_in, dtype=np.float64)
+            if self.fixed:
+                smax = float(np.max(np.abs(s), initial=0))
+                if wmax * smax >= _INT32_PRODUCT_LIMIT or wmax * float(np.abs(s).sum()) >= _FLOAT64_EXACT_LIMIT:
+                    return AbstractPyDelayDenseModel.calc_act(self, s_in)
+            acc = stack @ s
+        act = np.zeros((self.weights.shape[0], self.a_buff.shape[-1]), dtype=np.int64 if self.fixed else np.float64)
+        act[:, ks] = acc.reshape(len(ks), -1).T
+        return act
+
+
+@implements(proc=Dense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyDenseResetFloat(_SynapseRun, AbstractPyDenseModelFloat):
+    """Lava's ``PyDenseModelFloat`` + buffer reset at sequence start."""
+
+    def _lava_run_spk(self) -> None:
+        AbstractPyDenseModelFloat.run_spk(self)
+
+
+@implements(proc=Dense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyDenseResetBitAcc(_SynapseRun, AbstractPyDenseModelBitAcc):
+    """Lava's ``PyDenseModelBitAcc`` + buffer reset at sequence start."""
+
+    def _lava_run_spk(self) -> None:
+        AbstractPyDenseModelBitAcc.run_spk(self)
+
+
+@implements(proc=DelayDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyDelayDenseFastFloat(_SynapseRun, _CachedDelays, AbstractPyDelayDenseModel):
+    """Lava's ``PyDelayDenseModelFloat`` (declarations and ``run_spk``) with cached delay matrices."""
+
+    s_in: PyInPort = PyDelayDenseModelFloat.s_in
+    a_out: PyOutPort = PyDelayDenseModelFloat.a_out
+    a_buff: np.ndarray = PyDelayDenseModelFloat.a_buff
+    weights: np.ndarray = PyDelayDenseModelFloat.weights
+    delays: np.ndarray = PyDelayDenseModelFloat.delays
+    num_message_bits: np.ndarray = PyDelayDenseModelFloat.num_message_bits
+
+    def _lava_run_spk(self) -> None:
+        PyDelayDenseModelFloat.run_spk(self)
+
+
+@implements(proc=DelayDense, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("bit_accurate_loihi", "fixed_pt")
+class PyDelayDenseFastBitAcc(_SynapseRun, _CachedDelays, AbstractPyDelayDenseModel):
+    """Lava's ``PyDelayDenseModelBitAcc`` (declarations and ``run_spk``) with cached delay matrices."""
+
+    fixed = True
+    s_in: PyInPort = PyDelayDenseModelBitAcc.s_in
+    a_out: PyOutPort = PyDelayDenseModelBitAcc.a_out
+    a_buff: np.ndarray = PyDelayDenseModelBitAcc.a_buff
+    weights: np.ndarray = PyDelayDenseModelBitAcc.weights
+    delays: np.ndarray = PyDelayDenseModelBitAcc.delays
+    num_message_bits: np.ndarray = PyDelayDenseModelBitAcc.num_message_bits
+
+    def __init__(self, proc_params) -> None:  # noqa: ANN001 - Lava's signature
+        super().__init__(proc_params)
+        self.weights_set = False
+
+    def _lava_run_spk(self) -> None:
+        PyDelayDenseModelBitAcc.run_spk(self)
+
+
+SYNAPSE_MODELS: dict[str, dict[str, dict]] = {
+    "fast": {
+        "floating_pt": {Dense: PyDenseResetFloat, DelayDense: PyDelayDenseFastFloat},
+        "fixed_pt": {Dense: PyDenseResetBitAcc, DelayDense: PyDelayDenseFastBitAcc},
+    },
+    "lava": {"floating_pt": {}, "fixed_pt": {}},
+}
+"""Run-configuration exceptions per synapse-model choice and precision ("lava": Lava's models)."""
