@@ -22,6 +22,18 @@ def test_default_constants_are_the_published_figures():
     assert "Davies" in c.source("loihi_synaptic_spike_op_pj") and "Horowitz" in c.source("horowitz_mac_pj")
 
 
+def test_loihi2_limits_are_published_or_marked_as_assumptions():
+    c = load_constants()
+    limits = ("loihi2_cores_per_chip", "loihi2_neurons_per_chip", "loihi2_synapses_per_chip", "loihi2_memory_per_core_kib")
+    assert tuple(c[k] for k in limits) == (128, 1_000_000, 120_000_000, 192)
+    assert all(c.table[k].origin == "published" and "Loihi 2" in c.source(k) for k in limits)
+    # no primary source gives the per-core neuron limit, nor our weight width or a static power: assumptions
+    assert c["loihi2_neurons_per_core"] == 8192
+    assert {k for k, const in c.table.items() if const.origin == "assumption"} == {
+        "loihi2_neurons_per_core", "loihi2_weight_bits", "loihi_graded_synaptic_op_pj", "loihi_mean_tile_hops",
+        "loihi_static_power_w"}
+
+
 def test_loihi_energy_by_hand():
     c = load_constants()
     parts = loihi_energy(synops=10, graded_ops=5, neuron_updates=100, active_updates=7, messages=4, constants=c)

@@ -89,6 +89,8 @@ def test_schema_every_figure_has_value_unit_origin(bench_run):
     assert all(results["checks"].values()) and results["checks"]
     report = (out / "report.md").read_text()
     assert "| backend | status | videos | AUC all" in report and "Caveats" in report and results["machine"]["commit"] in report
+    assert "Fits one Loihi 2 chip: **yes**" in report and "8,192 (assumption) neurons per core" in report
+    assert "| loihi2_neurons_per_core | 8192 | neurons | assumption |" in report
     for png in ("roc.png", "firing_rate.png", "energy_per_snippet.png", "auc_vs_energy_latency.png"):
         assert (out / png).stat().st_size > 0 and f"({png})" in report
     assert list((out / "videos").glob("*.png"))

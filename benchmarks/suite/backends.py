@@ -3,8 +3,8 @@
 Backends (names used in ``results.json``):
 
 * ``reference``: the PyTorch MSF of ``--checkpoint`` (GPU when there is one, else CPU), scored
-  exactly as ``ucfdvs eval`` does (:func:`train.evaluate.score_videos`), spikes recorded in a second
-  pass with :func:`train.model.neurons.record_spikes`;
+  exactly as ``ucfdvs eval`` does (:func:`train.evaluate.score_videos`), its spikes and operations
+  counted in a second pass, one video at a time (:func:`benchmarks.suite.ops.count_reference`);
 * ``streaming``: the streaming MSF in PyTorch: the NIR graph run step by step by
   :class:`export.nir_interpreter.NIRInterpreter` (nirtorch), CPU;
 * ``emu_float`` / ``emu_fixed``: the NumPy emulator of Lava ``floating_pt`` / bit-accurate
@@ -97,41 +97,6 @@ def guarded(name: str, fn: Callable[[], BackendRun]) -> BackendRun:
 
 # -- reference ---------------------------------------------------------------------------------
 
-def _stack_layer(records: list[torch.Tensor]) -> np.ndarray:
-    """A LIF layer's recorded outputs as ``[T', B, C]`` (multi-step: one tensor; single-step: per call)."""
-    if len(records) == 1 and records[0].dim() == 3:
-        return records[0].cpu().numpy()
-    return torch.stack(records, 0).cpu().numpy()
-
-
-@torch.no_grad()
-def record_reference_spikes(model: torch.nn.Module, videos: list[Video], device: torch.device,
-                            batch_size: int = 16) -> list[dict[str, np.ndarray]]:
-    """Per video, ``{LIF layer: [T_layer, C] uint8}`` over its true length (padding steps dropped)."""
-    from train.model.neurons import record_spikes
-
-    model.eval()
-    out: dict[str, dict[str, np.ndarray]] = {}
-    order = sorted(videos, key=lambda v: v.n_snippets)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start: start + batch_size]
-        steps = max(v.n_snippets for v in chunk)
-        x = torch.zeros(len(chunk), steps, chunk[0].features.shape[1])
-        for row, v in enumerate(chunk):
-            x[row, : v.n_snippets] = torch.from_numpy(v.features)
-        lengths = torch.tensor([v.n_snippets for v in chunk])
-        with record_spikes(model) as records:
-            model(x.to(device), lengths.to(device))
-        stacked = {name: _stack_layer(r) for name, r in records.items() if r}
-        for row, v in enumerate(chunk):
-            layers = {}
-            for name, s in stacked.items():
-                offset = steps - s.shape[0]  # TIM's layers step T - 1 times
-                layers[name] = s[: max(v.n_snippets - offset, 0), row].astype(np.uint8)
-            out[v.stem] = layers
-    return [out[v.stem] for v in videos]
-
-
 def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=None,
                   nvml_seconds: float = 5.0) -> BackendRun:
     """Score ``videos`` with the checkpoint's model (as ``ucfdvs eval``), time it, count its ops.
@@ -153,8 +118,7 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
     sync()
     run.wall_s = time.perf_counter() - t0
     run.stems = [v.stem for v in videos]
-    spikes = record_reference_spikes(model, videos, device)
-    run.counts = count_reference(model, spikes, [v.n_snippets for v in videos])
+    run.counts = count_reference(model, [v.features for v in videos], device)
     run.spikes_per_population = {k: c.spikes for k, c in run.counts.layers.items()}
     if nvml is not None and device.type == "cuda":
         from benchmarks.suite.energy import measure_nvml

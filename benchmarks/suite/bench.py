@@ -180,9 +180,8 @@ def run_bench(
             "snippet_duration": fig(SNIPPET_S, "s", "published", "16 frames at 30 fps (UCF-Crime-DVS snippet)"),
             "lava_stems": [v.stem for v in subset],
         },
-        "constants": {k: {"value": c.value, "unit": c.unit,
-                          "origin": "assumption" if c.source.lower().startswith(("assumption", "ours", "no published")) else "published",
-                          "source": c.source} for k, c in constants.table.items()},
+        "constants": {k: {"value": c.value, "unit": c.unit, "origin": c.origin, "source": c.source}
+                      for k, c in constants.table.items()},
         "backends": entries,
         "resources": resources_figures(res, constants),
         "comparison": comparison(entries),

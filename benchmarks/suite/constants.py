@@ -1,9 +1,10 @@
 """Published energy and resource constants, one documented table (``benchmarks/energy_constants.json``).
 
 Every constant has a value, a unit and a ``source`` (paper / brief, or "assumption" where no
-published figure exists).  ``load_constants(path)`` reads the default table or a user's copy; a
-user file must list every key with a number >= 0 (``null`` only where the default is nullable);
-anything else is refused with a one-line :class:`UserError` naming the file and the key.
+published figure exists: :attr:`Constant.origin`).  ``load_constants(path)`` reads the default
+table or a user's copy; a user file must list every key with a number >= 0 (``null`` only where
+the default is nullable); anything else is refused with a one-line :class:`UserError` naming the
+file and the key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ class Constant:
     unit: str
     source: str
     nullable: bool = False
+
+    @property
+    def origin(self) -> str:
+        """``assumption`` when ``source`` starts with "assumption", "ours" or "no published", else ``published``."""
+        return "assumption" if self.source.lower().startswith(("assumption", "ours", "no published")) else "published"
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ def resources_figures(res: Resources | None, constants: Constants) -> dict | Non
     pops = {name: {"neurons": fig(p.neurons, "neurons", "measured"), "synapses": fig(p.synapses, "synapses", "measured"),
                    "synaptic_memory": fig(p.memory_kib, "KiB", "estimated"), "cores": fig(p.cores, "neuro cores", "estimated")}
             for name, p in res.populations.items()}
-    src = "Intel Loihi 2 technology brief 2021 per-core/per-chip limits (constants table)"
+    src = ("per population max(neurons / loihi2_neurons_per_core, synaptic memory / loihi2_memory_per_core_kib); "
+           "limits from the constants table (Intel Loihi 2 technology brief 2021; neurons per core: an assumption)")
     return {
         "populations": pops,
         "total": {"neurons": fig(res.neurons, "neurons", "measured"), "synapses": fig(res.synapses, "synapses", "measured"),
@@ -254,6 +255,11 @@ def _big(f: dict | None) -> str:
         return "-"
     x = f["value"]
     return f"{x:.3g}" if abs(x) >= 1e4 or (x and abs(x) < 1e-2) else f"{x:,.1f}"
+
+
+def _limit(constants: dict, key: str) -> str:
+    """A limit from results.json's constants, e.g. ``128 (published)``."""
+    return f"{constants[key]['value']:,.0f} ({constants[key]['origin']})"
 
 
 def main_energy(entry: dict) -> tuple[dict | None, str]:
@@ -335,14 +341,18 @@ def write_markdown(path: Path, results: dict, figures: list[str]) -> None:
                   "|---|---|---|---|---|"]
         for name, p in res["populations"].items():
             lines.append(f"| {name} | {p['neurons']['value']} | {p['synapses']['value']} | {_v(p['synaptic_memory'], '{:.1f}')} | {p['cores']['value']} |")
-        t = res["total"]
+        t, k = res["total"], r["constants"]
         lines += [f"| **total** | {t['neurons']['value']} | {t['synapses']['value']} | {_v(t['synaptic_memory'], '{:.1f}')} | {t['cores']['value']} |",
-                  "", f"Fits one Loihi 2 chip ({res['chip_cores']['value']:.0f} neuro cores): **{'yes' if res['fits_one_chip'] else 'no'}** "
-                  "(one population per core group, 8-bit weights, no index overhead).", ""]
-    lines += ["## Constants", "", "| constant | value | unit | source |", "|---|---|---|---|"]
+                  "", f"Fits one Loihi 2 chip: **{'yes' if res['fits_one_chip'] else 'no'}**: {t['cores']['value']:,} of "
+                  f"{_limit(k, 'loihi2_cores_per_chip')} neuro cores, {t['neurons']['value']:,} of {_limit(k, 'loihi2_neurons_per_chip')} "
+                  f"neurons, {t['synapses']['value']:,} of {_limit(k, 'loihi2_synapses_per_chip')} synapses per chip.  A population "
+                  f"takes max(neurons / {_limit(k, 'loihi2_neurons_per_core')} neurons per core, "
+                  f"{k['loihi2_weight_bits']['value']:.0f}-bit weights / {_limit(k, 'loihi2_memory_per_core_kib')} KiB per core) "
+                  "cores of its own; index, axon-routing and neuron-state memory are not counted.", ""]
+    lines += ["## Constants", "", "| constant | value | unit | origin | source |", "|---|---|---|---|---|"]
     for k, f in r["constants"].items():
         value = "-" if f["value"] is None else format(f["value"], "g")
-        lines.append(f"| {k} | {value} | {f['unit']} | {f['source']} |")
+        lines.append(f"| {k} | {value} | {f['unit']} | {f['origin']} | {f['source']} |")
     lines += ["", f"From `{r['inputs']['constants']}`.", ""]
     notes = [(n, x) for n, e in b.items() for x in e.get("notes", [])]
     if notes or r.get("warnings"):

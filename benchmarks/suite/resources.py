@@ -1,12 +1,15 @@
 """Loihi 2 resources of a NIR graph: neurons, synapses, synaptic memory and cores per population.
 
-An estimate under the published per-core limits (``loihi2_*`` constants): each population gets
-``cores = max(ceil(N / neurons_per_core), ceil(synaptic_bits / (memory_per_core x 8 KiB-bits)))``
+An estimate under the per-core and per-chip limits of the constants table (``loihi2_*``): each
+population gets ``cores = max(ceil(N / neurons_per_core), ceil(synaptic memory / memory_per_core), 1)``
 cores of its own (no sharing between populations, which is how Lava's compiler places layers by
 default).  Synapses = non-zero weights of every synapse layer into the population (a multi-step
 ``DelayDense`` stores one weight per tap).  Synaptic memory = synapses x ``loihi2_weight_bits``;
 compression, index and axon-routing overhead and neuron-state memory are not counted.  The Input
-(graded values from the host) takes no neuro core.
+(graded values from the host) takes no neuro core.  The graph fits one chip when its cores, neurons
+and synapses are within the per-chip limits.  Published: 128 neuro cores, 1 million neurons and
+120 million synapses per chip, 192 KB of memory per core; the 8,192 neurons per core is an
+assumption (see ``benchmarks/energy_constants.json``).
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ class PopulationResources:
 
 @dataclass
 class Resources:
+    """The whole graph: ``populations`` by name and their totals; ``fits_one_chip``: cores, neurons
+    and synapses within the per-chip limits."""
+
     populations: dict[str, PopulationResources]
     cores: int
     neurons: int
     synapses: int
     memory_kib: float
     fits_one_chip: bool
-    limits: dict[str, float]
 
 
 def loihi2_resources(graph, constants: Constants) -> Resources:
@@ -56,6 +61,4 @@ def loihi2_resources(graph, constants: Constants) -> Resources:
     synapses = sum(p.synapses for p in pops.values())
     fits = (cores <= constants["loihi2_cores_per_chip"] and neurons <= constants["loihi2_neurons_per_chip"]
             and synapses <= constants["loihi2_synapses_per_chip"])
-    limits = {k: constants[k] for k in ("loihi2_cores_per_chip", "loihi2_neurons_per_core", "loihi2_neurons_per_chip",
-                                         "loihi2_synapses_per_chip", "loihi2_memory_per_core_kib")}
-    return Resources(pops, cores, neurons, synapses, sum(p.memory_kib for p in pops.values()), fits, limits)
+    return Resources(pops, cores, neurons, synapses, sum(p.memory_kib for p in pops.values()), fits)
