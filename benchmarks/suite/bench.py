@@ -50,7 +50,7 @@ def _graph(nir_path: Path | None, checkpoint) -> tuple[Any, Any, str, dict]:
 
 def run_bench(
     data: FeatureLayout, out: Path, checkpoint: Path | None = None, nir_path: Path | None = None,
-    lava_videos: int = 4, constants_path: Path | None = None, device_name: str = "auto", force: bool = False,
+    lava_videos: int = 12, constants_path: Path | None = None, device_name: str = "auto", force: bool = False,
     videos: int | None = None, backends: tuple[str, ...] = ALL_BACKENDS, progress: bool = True,
     nvml_counter: Any = None, nvml_seconds: float = 5.0,
 ) -> dict:

@@ -35,7 +35,7 @@ def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments)
     bench.add_argument("--nir", help="exported NIR graph (`ucfdvs export`); without it the checkpoint is converted "
                                      "(export.convert, not fine-tuned)")
     bench.add_argument("--out", required=True, help="output folder: results.json, report.md, *.png")
-    bench.add_argument("--lava-videos", type=int, default=4,
+    bench.add_argument("--lava-videos", type=int, default=12,
                        help="test videos (evenly spread) for the real Lava simulator (default %(default)s)")
     bench.add_argument("--videos", type=int, help="only N test videos (evenly spread) for every backend (default all)")
     bench.add_argument("--constants", help="energy/resource constants JSON (default benchmarks/energy_constants.json)")
