@@ -5,13 +5,15 @@ Integration: `train.events.frames_by_count` / `frames_by_duration` vs SpikingJel
 `integrate_events_by_fixed_frames_number` / `integrate_events_by_fixed_duration`.
 Inputs: the real recordings in ../shared/data (when present) and a synthetic stream (default 5 M events).
 
-    python benchmarks/event_throughput.py [--out benchmarks/results/event_throughput.json] [--events 5000000]
+    python -m benchmarks.event_throughput [--out benchmarks/results/event_throughput.json] [--events 5000000]
+        [--repeats 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -42,12 +44,21 @@ REAL_FILES = {
 
 def best_time(fn: Callable[[], object], repeats: int) -> float:
     """Smallest wall time of `repeats` calls, in seconds."""
-    times = []
+    return best_times([fn], repeats)[0]
+
+
+def best_times(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+    """Smallest wall time (s) of each of `fns` over `repeats` rounds that call them in turn.
+
+    Alternating the contenders exposes them to the same background load (shared cores).
+    """
+    times = [float("inf")] * len(fns)
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            times[i] = min(times[i], time.perf_counter() - start)
+    return times
 
 
 def synthetic_events(n: int, geometry: Geometry, rate_hz: float, seed: int = 0) -> np.ndarray:
@@ -118,9 +129,13 @@ def bench_decode(name: str, path: Path, encoding: str, repeats: int) -> dict:
 
 
 def bench_frames(name: str, events: np.ndarray, geometry: Geometry, repeats: int) -> list[dict]:
+    """Frame integration: ours ([N] structured events -> float32) vs SpikingJelly (contiguous arrays -> float64).
+
+    Full-resolution cases check that both outputs hold the same values (`np.array_equal`).
+    """
     from spikingjelly.datasets import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
 
-    as_dict = {k: events[k] for k in ("t", "x", "y", "p")}
+    as_dict = {k: np.ascontiguousarray(events[k]) for k in ("t", "x", "y", "p")}
     span = int(events["t"][-1] - events["t"][0])
     rows = []
     cases: list[tuple[str, Callable[[], np.ndarray], Callable[[], np.ndarray]]] = []
@@ -145,8 +160,7 @@ def bench_frames(name: str, events: np.ndarray, geometry: Geometry, repeats: int
     )
     for label, ours, theirs in cases:
         same = bool(np.array_equal(ours(), theirs()))
-        a = best_time(ours, repeats)
-        b = best_time(theirs, repeats)
+        a, b = best_times([ours, theirs], repeats)
         rows.append(
             {
                 "input": name,
@@ -179,8 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "event_throughput.json")
     parser.add_argument("--events", type=int, default=5_000_000, help="synthetic stream length")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5, help="timing rounds per case (best is kept)")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()[0]
 
     decode_rows: list[dict] = []
     frame_rows: list[dict] = []
@@ -209,7 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     frame_rows += bench_frames(f"synthetic_{args.events}", synthetic, geometry, args.repeats)
 
     result = {
-        "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.processor()},
+        "machine": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "cpu": platform.processor(),
+            "cpu_count": os.cpu_count(),
+            "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
+        },
+        "method": (
+            "wall time, best of --repeats; ours and SpikingJelly called in turn so both see the same background load. "
+            "Frames: ours returns float32, SpikingJelly float64; identical_to_spikingjelly compares values."
+        ),
         "decode": decode_rows,
         "frames": frame_rows,
     }
@@ -226,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"  identical={row['identical_to_spikingjelly']}"
             )
         print(line)
+    full = [row["speedup"] for row in frame_rows if "speedup" in row]
+    if full:
+        print(f"frames vs SpikingJelly at full resolution: x{min(full):.1f} to x{max(full):.1f}")
     with atomic_path(args.out) as tmp:
         tmp.write_text(json.dumps(result, indent=2) + "\n")
     print(f"saved {args.out}")
