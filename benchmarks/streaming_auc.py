@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
-from export.finetune import FinetuneConfig, finetune, torch_threads
+from export.finetune import finetune, finetune_config, torch_threads
 from export.nir_interpreter import NIRInterpreter
 from export.streaming_msf import StreamingMSF
 from export.to_nir import write_nir
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         result["by_lookahead"] = rows
         model = convert(reference, args.lookahead, args.beta)
         result["spike_rates_converted"] = spike_rates(model, test_set.videos)
-        config = FinetuneConfig(iterations=args.finetune_iterations, eval_every=args.eval_every)
+        config = finetune_config(iterations=args.finetune_iterations, eval_every=args.eval_every)
         t0 = time.perf_counter()
         tuned, history = finetune(model, layout, config, test_set)
         result["finetuned"] = {"lookahead": args.lookahead, "latency_steps": tuned.latency, "iterations": config.iterations,

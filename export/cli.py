@@ -86,7 +86,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    from export.finetune import FinetuneConfig, finetune, torch_threads
+    from export.finetune import finetune, finetune_config, torch_threads
     from export.streaming_msf import save_streaming
     from train.layout import FeatureLayout
 
@@ -99,7 +99,7 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     with torch_threads(1):
         model, reference, _ = load_for_export(args.checkpoint, args.lookahead, args.beta)
         layout = FeatureLayout(Path(args.data), args.extractor, args.modality)
-        config = FinetuneConfig(iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed)
+        config = finetune_config(iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed)
         tuned, rows = finetune(model, layout, config, progress=True)
         save_streaming(args.out, tuned, {"finetune": rows})
     print(json.dumps({"out": str(args.out), "latency_steps": tuned.latency, "evaluations": rows}, indent=2))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import logging
-from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -22,7 +22,7 @@ from export.streaming_msf import StreamingMSF
 from train.evaluate import TestSet
 from train.layout import FeatureLayout, Video, load_split
 from train.sampling import BatchSampler
-from train.trainer import train_step
+from train.trainer import TrainConfig, train_step
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +39,21 @@ def torch_threads(n: int = 1) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
-    iterations: int = 300
-    eval_every: int = 50
-    lr: float = 1e-4
-    weight_decay: float = 5e-4
-    seed: int = 1213
-    per_class: int = 30
-    snippets: int = 16
+def finetune_config(**overrides: object) -> TrainConfig:
+    """The training hyper-parameters with fine-tuning's defaults (300 iterations, evaluated every 50)."""
+    return dataclasses.replace(TrainConfig(iterations=300, eval_every=50), **overrides)
 
 
-def finetune(model: StreamingMSF, data: FeatureLayout, config: FinetuneConfig = FinetuneConfig(),
+def finetune(model: StreamingMSF, data: FeatureLayout, config: TrainConfig | None = None,
              test_set: TestSet | None = None, progress: bool = False) -> tuple[StreamingMSF, list[dict]]:
-    """Fine-tune a copy of ``model``; returns (best model by test AUC, evaluation rows).
+    """Fine-tune a copy of ``model`` (``config``: default :func:`finetune_config`; its ``arch`` is
+    unused); returns (best model by test AUC, evaluation rows).
 
     Iteration 0 (the converted model) is evaluated too and kept if nothing beats it.
     """
     from tqdm import tqdm
 
+    config = config or finetune_config()
     model = copy.deepcopy(model)
     train_videos = load_split(data, "train", model.feature_dim)
     test_set = test_set or TestSet(data, model.feature_dim)

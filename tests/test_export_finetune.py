@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from export.convert import convert
-from export.finetune import FinetuneConfig, finetune
+from export.finetune import finetune, finetune_config
 from export.streaming_msf import StreamingMSF, StreamingNet, save_streaming
 from export_helpers import active_msf
 from train.layout import FeatureLayout
@@ -28,7 +28,7 @@ def test_finetune_changes_weights_keeps_graph_and_round_trips(tiny_data: Path, t
     torch.manual_seed(0)
     reference = MSF(MSFConfig()).eval()
     model = convert(reference, 0)
-    tuned, rows = finetune(model, FeatureLayout(tiny_data), FinetuneConfig(iterations=3, eval_every=3, per_class=4))
+    tuned, rows = finetune(model, FeatureLayout(tiny_data), finetune_config(iterations=3, eval_every=3, per_class=4))
     assert [r["iteration"] for r in rows] == [0, 3]
     assert tuned.net.edges == model.net.edges and tuned.latency == model.latency == 8
     path = tmp_path / "stream.pt"
