@@ -24,14 +24,19 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -e .
 	@touch $(STAMP)
 
+# The whole pipeline on synthetic data: DVS recordings -> pretrained spiking extractor -> per-snippet features
+# ($(DEMO)/data, official feature layout) -> linear baseline and MSF -> NIR -> emulator (fixed point) -> benchmark.
 demo: $(STAMP)
-	$(UCFDVS) synth-features --out $(DEMO)/data --seed 0 --force
+	$(UCFDVS) synth-events --out $(DEMO)/events --seed 0 --force
+	$(UCFDVS) pretrain-extractor --events $(DEMO)/events --out $(DEMO)/events/extractor.pt
+	$(UCFDVS) extract --events $(DEMO)/events --out $(DEMO)/data --force
 	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-linear --model linear --iterations 1500 --eval-every 250 --force
-	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-msf --model msf --iterations 1500 --eval-every 250 --force
+	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-msf --model msf --iterations 1500 --eval-every 250 --lr 3e-4 --force
 	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-linear/best.pt --out $(DEMO)/eval-linear --force
 	$(UCFDVS) eval --data $(DEMO)/data --checkpoint $(DEMO)/run-msf/best.pt --out $(DEMO)/eval-msf --force
 	$(UCFDVS) summary --eval MSF=$(DEMO)/eval-msf --eval linear-MIL=$(DEMO)/eval-linear --out $(DEMO)/summary.md
 	$(UCFDVS) export --checkpoint $(DEMO)/run-msf/best.pt --nir $(DEMO)/msf.nir --png $(DEMO)/msf-graph.png
+	$(UCFDVS) simulate --nir $(DEMO)/msf.nir --data $(DEMO)/data --backend emu --precision fixed --out $(DEMO)/sim-fixed --force
 	$(UCFDVS) bench --data $(DEMO)/data --checkpoint $(DEMO)/run-msf/best.pt --nir $(DEMO)/msf.nir --out $(DEMO)/bench --force
 	@sed -n '1,40p' $(DEMO)/bench/report.md
 

@@ -4,10 +4,12 @@
   on the default set's first videos, and videos/s;
 - PyTorch extraction: snippets/s of the frozen backbone (binary framing included and excluded);
 - Lava: snippets/s of the same backbone exported to netx and run in the Loihi 2 simulator (fixed point,
-  CPU), with the per-layer spike agreement and the feature error against PyTorch.
+  CPU), with the per-layer spike agreement and the feature error against PyTorch;
+- with `--checkpoint`, its pretraining metrics (held-out clip accuracy, see `train.extractor.pretrain`), and with
+  `--eval`, the frame-level metrics of an `ucfdvs eval` folder of MSF trained on the extracted features.
 
-    python benchmarks/extractor_throughput.py [--checkpoint EXTRACTOR.pt] [--videos 6] [--lava-snippets 4]
-                                              [--out benchmarks/results/extractor_throughput.json]
+    python benchmarks/extractor_throughput.py [--checkpoint EXTRACTOR.pt] [--eval EVAL_DIR] [--videos 6]
+                                              [--lava-snippets 4] [--out benchmarks/results/extractor_throughput.json]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if str(REPO) not in sys.path:
 
 from benchmarks.environment import describe_machine, save_results  # noqa: E402
 from train.extractor.checkpoint import load_extractor  # noqa: E402
-from train.extractor.event_frames import binary_bins  # noqa: E402
+from train.extractor.event_frames import binary_bins, snippet_windows  # noqa: E402
 from train.extractor.extract import default_backbone, snippet_features  # noqa: E402
 from train.synthetic_events import SyntheticEventConfig, recording, video_names  # noqa: E402
 from train.ucf_classes import SNIPPET_US  # noqa: E402
@@ -58,8 +60,8 @@ def torch_extraction(model, config: SyntheticEventConfig, recordings: list, repe
     for video in recordings:
         n = -(-video.n_frames // 16)
         bins = binary_bins(video.events, config.geometry, (backbone.width, backbone.height), backbone.frame_us,
-                           n * backbone.frames)
-        all_snippets.append(bins.reshape(n, backbone.frames, *bins.shape[1:]))
+                           max(n * backbone.snippet_frames, backbone.frames))
+        all_snippets.append(snippet_windows(bins, n, backbone.snippet_frames, backbone.frames))
     framing = time.perf_counter() - started
     snippets = np.concatenate(all_snippets)
     best = float("inf")
@@ -83,15 +85,25 @@ def lava_run(model, snippets: np.ndarray) -> dict:
         return compare_lava_torch(model, snippets, workdir).as_dict()
 
 
+def msf_metrics(folder: str) -> dict:
+    """Frame-level metrics of an `ucfdvs eval` output folder (its metrics.json)."""
+    metrics = json.loads((Path(folder) / "metrics.json").read_text())
+    keys = ("auc_all", "auc_abnormal", "far_all", "far_normal", "n_videos", "checkpoint")
+    return {"eval": folder, **{key: metrics[key] for key in keys}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="extractor checkpoint (default: untrained backbone, seed 0)")
+    parser.add_argument("--eval", help="`ucfdvs eval` folder of MSF trained on this extractor's features")
     parser.add_argument("--videos", type=int, default=6, help="videos to simulate (default %(default)s)")
     parser.add_argument("--lava-snippets", type=int, default=4, help="snippets run in Lava (default %(default)s)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "extractor_throughput.json"))
     args = parser.parse_args(argv)
     config = SyntheticEventConfig()
-    model = default_backbone() if args.checkpoint is None else load_extractor(args.checkpoint)[0]
+    model, pretraining = default_backbone(), {}
+    if args.checkpoint is not None:
+        model, pretraining = load_extractor(args.checkpoint)
     gen, recordings = generation(config, args.videos)
     extraction, snippets = torch_extraction(model, config, recordings)
     picks = np.random.default_rng(0).choice(len(snippets), size=min(args.lava_snippets, len(snippets)), replace=False)
@@ -99,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": describe_machine(),
         "checkpoint": args.checkpoint,
         "backbone": model.config.as_dict(),
+        "pretraining": pretraining,
+        "msf_on_features": msf_metrics(args.eval) if args.eval else {},
         "generation": gen,
         "pytorch_extraction": extraction,
         "lava_extraction": lava_run(model, snippets[np.sort(picks)]),

@@ -15,7 +15,7 @@ Export (`export_netx`), per conv stage of `train.extractor.SpikingBackbone`:
 
 What cannot go to netx: SEW residual adds (netx builds a feed-forward chain of input/conv/dense/flatten layers;
 `add`, `pool`, `average` and `concat` raise NotImplementedError), so `residual=True` backbones are refused; the
-final time-and-space average of the last stage's spikes (the feature) is computed on the host from the recorded
+readout (per channel, the firing rate at its most active position: the feature) is computed on the host from the recorded
 spikes; the classification head is not needed for features and is not exported.
 
 Run (`run_netx`): snippets go back to back through `lava.lib.dl.netx.hdf5.Network` (fixed-point
@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from train.errors import UserError
-from train.extractor.backbone import ConvStage, SpikingBackbone
+from train.extractor.backbone import ConvStage, SpikingBackbone, readout
 from train.model.neurons import TAU
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class LavaComparison:
     agreement_quantized: list[float]  # the same against PyTorch with the exported 8-bit weights
     torch_spikes: list[int]
     lava_spikes: list[int]
-    feature_mae: float  # mean |rate_lava - rate_torch| over [n_snippets, D]
+    feature_mae: float  # mean |feature_lava - feature_torch| over [n_snippets, D] (firing rates)
     feature_max_error: float
     feature_cosine: float
     feature_mae_quantized: float
@@ -160,7 +160,7 @@ def export_netx(model: SpikingBackbone, path: str | Path) -> NetxExport:
             scales.append(scale)
     logger.info("exported %d conv layers to %s (scales %s)", len(names), path, scales)
     return NetxExport(path, names, scales, quantized,
-                      ["head (Linear, training only)", "time/space average (host side)"])
+                      ["head (Linear, training only)", "readout: time mean, space max (host side)"])
 
 
 def quantized_reference(model: SpikingBackbone, export: NetxExport) -> SpikingBackbone:
@@ -231,6 +231,12 @@ def torch_stage_spikes(model: SpikingBackbone, snippets: np.ndarray) -> list[np.
     return [s.transpose(0, 1).numpy().astype(np.uint8) for s in spikes]
 
 
+def _features(spikes: np.ndarray) -> np.ndarray:
+    """The extractor's feature (:func:`train.extractor.backbone.readout`) of last-stage spikes
+    ``[n, T, D, H, W]`` -> ``[n, D]``."""
+    return readout(torch.from_numpy(np.ascontiguousarray(spikes.swapaxes(0, 1))).double()).numpy()
+
+
 def compare_lava_torch(model: SpikingBackbone, snippets: np.ndarray, workdir: str | Path,
                        interval: int = 16) -> LavaComparison:
     """Export, run in Lava and compare with PyTorch, layer by layer, on binary snippets [n, T, 2, H, W].
@@ -245,8 +251,8 @@ def compare_lava_torch(model: SpikingBackbone, snippets: np.ndarray, workdir: st
     aligned = [got[:, k + 1:k + 1 + steps] for k, got in enumerate(lava)]
     reference = torch_stage_spikes(model, snippets)
     quantized = torch_stage_spikes(quantized_reference(model, export), snippets)
-    lava_features = aligned[-1].mean(axis=(1, 3, 4))
-    torch_features = reference[-1].mean(axis=(1, 3, 4))
+    lava_features = _features(aligned[-1])
+    torch_features = _features(reference[-1])
     error = np.abs(lava_features - torch_features)
     norms = np.linalg.norm(torch_features, axis=1) * np.linalg.norm(lava_features, axis=1)
     cosine = float(np.mean(np.sum(torch_features * lava_features, axis=1) / np.maximum(norms, 1e-12)))
@@ -259,7 +265,7 @@ def compare_lava_torch(model: SpikingBackbone, snippets: np.ndarray, workdir: st
         feature_mae=float(error.mean()),
         feature_max_error=float(error.max()),
         feature_cosine=cosine,
-        feature_mae_quantized=float(np.abs(lava_features - quantized[-1].mean(axis=(1, 3, 4))).mean()),
+        feature_mae_quantized=float(np.abs(lava_features - _features(quantized[-1])).mean()),
         seconds=seconds,
         snippets=int(len(snippets)),
         scales=export.scales,

@@ -13,6 +13,10 @@ from train.extractor import (
     CLASSES, BackboneConfig, PretrainConfig, SpikingBackbone, extract_features, load_extractor, pretrain_extractor,
     save_extractor,
 )
+from train.extractor.backbone import readout
+from train.extractor.checkpoint import EXTRACTOR_FORMAT
+from train.extractor.event_frames import snippet_windows
+from train.extractor.pretrain import clip_bank, clip_metrics, prior_shift
 from train.layout import FeatureLayout, load_ground_truth, load_split, read_split
 from train.synthetic_events import SMALL_CONFIG, write_synthetic_events
 
@@ -44,6 +48,60 @@ def test_backbone_shapes_and_rates():
     assert SpikingBackbone().features(torch.zeros(1, 4, 2, 36, 64)).shape == (1, 256)
 
 
+def test_config_needs_frames_that_tile_the_snippet():
+    assert TINY.snippet_frames == 4 and TINY.frames == 8
+    with pytest.raises(ValueError, match="frame_us"):
+        BackboneConfig(frame_us=100_000)
+    with pytest.raises(ValueError, match="frames"):
+        BackboneConfig(frames=2)
+
+
+def test_readout_is_the_rate_at_the_most_active_position():
+    spikes = torch.zeros(4, 1, 2, 3, 3)
+    spikes[:3, 0, 0, 2, 1] = 1.0
+    spikes[0, 0, 0, 0, 0] = 1.0
+    spikes[:, 0, 1] = 0.5
+    assert torch.allclose(readout(spikes), torch.tensor([[0.75, 0.5]]))
+
+
+def test_snippet_windows_end_with_their_snippet():
+    bins = np.arange(12).reshape(12, 1, 1, 1)
+    windows = snippet_windows(bins, 3, 4, 8)[:, :, 0, 0, 0]
+    assert windows.shape == (3, 8)
+    assert windows[0].tolist() == list(range(8)) and windows[1].tolist() == list(range(8))
+    assert windows[2].tolist() == list(range(4, 12))
+
+
+def test_clip_metrics_against_hand_counts():
+    normal = CLASSES.index("Normal")
+    truth = np.array([normal] * 8 + [0, 0])
+    predicted = np.array([normal] * 7 + [0, 0, normal])
+    metrics = clip_metrics(truth, predicted, normal)
+    assert metrics["accuracy"] == pytest.approx(0.8) and metrics["majority_accuracy"] == pytest.approx(0.8)
+    assert metrics["balanced_accuracy"] == pytest.approx((7 / 8 + 1 / 2) / 2)
+    assert metrics["anomaly_vs_normal_accuracy"] == pytest.approx(0.8)
+    assert metrics["per_class_clips"] == {"Abuse": 2, "Normal": 8}
+
+
+def test_prior_shift_moves_decisions_towards_frequent_classes():
+    natural = np.zeros(len(CLASSES))
+    natural[-1], natural[0] = 98.0, 2.0
+    sampled = np.full(len(CLASSES), 1.0 / len(CLASSES))
+    shift = prior_shift(natural, sampled)
+    assert shift[-1] > shift[0] > shift[1] and shift[-1] == pytest.approx(np.log(99 / 114 * 14))
+    logits = np.zeros((1, len(CLASSES)))
+    logits[0, 0] = 2.0
+    assert logits.argmax() == 0 and (logits + shift).argmax() == len(CLASSES) - 1
+
+
+def test_clip_bank_renders_one_labelled_clip_per_scene():
+    bank = clip_bank(SMALL_CONFIG, TINY, 1, seed=3, progress=False)
+    assert bank.clips[:, 2].tolist() == list(range(len(CLASSES))) and not bank.clips[:, 1].any()
+    assert all(b.shape == (TINY.frames, 2, TINY.height, TINY.width) and b.any() for b in bank.bins)
+    x, y = bank.batch(np.arange(3), TINY.frames)
+    assert x.shape == (3, TINY.frames, 2, TINY.height, TINY.width) and y.tolist() == [0, 1, 2]
+
+
 def test_extract_writes_the_official_layout(events_root, tiny_checkpoint, tmp_path):
     out = tmp_path / "features"
     summary = extract_features(events_root, out, tiny_checkpoint, progress=False)
@@ -63,9 +121,11 @@ def test_extract_writes_the_official_layout(events_root, tiny_checkpoint, tmp_pa
 
 def test_pretrain_saves_a_loadable_frozen_checkpoint(events_root, tmp_path):
     path = tmp_path / "extractor.pt"
-    metrics = pretrain_extractor(events_root, path, PretrainConfig(iterations=2, batch_size=4, bank_per_class=1,
-                                                                   bank_snippets=2), TINY, progress=False)
-    assert 0.0 <= metrics["clip_accuracy"] <= 1.0 and metrics["n_clips"] > 0
+    metrics = pretrain_extractor(events_root, path, PretrainConfig(iterations=2, batch_size=4, bank_per_class=1), TINY,
+                                 progress=False)
+    assert 0.0 <= metrics["balanced_accuracy"] <= 1.0 and 0.0 <= metrics["accuracy"] <= 1.0 and metrics["n_clips"] > 0
+    assert metrics["majority_class"] == "Normal" and metrics["train_class_counts"]["Abuse"] >= 1
+    assert 0.0 <= metrics["accuracy_prior_adjusted"] <= 1.0
     model, saved = load_extractor(path)
     assert model.config == TINY and saved["n_clips"] == metrics["n_clips"]
     assert not any(p.requires_grad for p in model.parameters())
@@ -102,6 +162,11 @@ def test_bad_checkpoint_names_the_file(events_root, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="bad.pt"):
         extract_features(events_root, tmp_path / "out", bad, progress=False)
+    old = tmp_path / "old.pt"
+    torch.save({"format": "ucfdvs-extractor/1", "backbone": {}, "state_dict": {}}, old)
+    with pytest.raises(UserError, match=f"old.pt: not an extractor checkpoint .*{EXTRACTOR_FORMAT}"):
+        load_extractor(old)
+    assert not (tmp_path / "out").exists()
 
 
 def test_sew_residual_variant_runs():

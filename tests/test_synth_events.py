@@ -11,7 +11,7 @@ import pytest
 from train.dvs_simulator import DVSConfig, DVSSimulator
 from train.events import Geometry, read_npz, read_raw
 from train.layout import FeatureLayout, read_split
-from train.synthetic_events import SMALL_CONFIG, recording, video_names, write_synthetic_events
+from train.synthetic_events import SMALL_CONFIG, recording, simulate_scene_events, video_names, write_synthetic_events
 from train.ucf_classes import ANOMALY_CLASSES, FRAME_US, class_of, is_normal
 
 CLEAN = DVSConfig(threshold_sigma=0.0, refractory_us=0, leak_hz=0.0, shot_noise_hz=0.0)
@@ -79,6 +79,17 @@ def test_recordings_are_deterministic_for_a_seed():
     c = recording(SMALL_CONFIG, 4, "test", 1, "Explosion001_x264", "Explosion")
     assert np.array_equal(a.events, b.events) and a.intervals == b.intervals
     assert len(c.events) != len(a.events) or not np.array_equal(c.events, a.events)
+
+
+def test_a_window_of_a_scene_is_simulated_alone():
+    def window_events(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return simulate_scene_events(SMALL_CONFIG, "Explosion", 96, [(16, 80)], rng, window=(32, 48))
+
+    events = window_events(0)
+    assert events.size > 100 and np.all(np.diff(events["t"]) >= 0)
+    assert events["t"][0] >= 0 and events["t"][-1] < 16 * FRAME_US
+    assert np.array_equal(events, window_events(0)) and not np.array_equal(events, window_events(1))
 
 
 def test_written_set_is_valid_and_npz_equals_raw(small_events):

@@ -49,8 +49,8 @@ RENDER_CHUNK = 64
 class SyntheticEventConfig:
     """Size of the synthetic event dataset; snippets are 16 frames at 30 fps (533,328 us)."""
 
-    n_train: int = 60
-    n_test: int = 30
+    n_train: int = 160
+    n_test: int = 60
     normal_fraction: float = 0.5
     width: int = 160
     height: int = 90
@@ -97,26 +97,40 @@ class SyntheticRecording:
 
 
 def simulate_scene_events(config: SyntheticEventConfig, class_name: str, n_frames: int,
-                          intervals: list[tuple[int, int]], rng: np.random.Generator) -> np.ndarray:
-    """Events [N] of one video of `n_frames` 30 fps frames, sorted by (t, y, p, x); t in [0, n_frames * 33,333) us."""
+                          intervals: list[tuple[int, int]], rng: np.random.Generator,
+                          window: tuple[int, int] | None = None) -> np.ndarray:
+    """Events [N] of one video of `n_frames` 30 fps frames, sorted by (t, y, p, x); t in [0, n_frames * 33,333) us.
+
+    With `window` = (start, stop) in 30 fps frames, only that part of the scene is rendered and simulated: the
+    sensor starts at rest at the last rendered frame at or before `start` and runs to the first one at or after
+    `stop`; t is relative to `start` and the events kept are those in [0, (stop - start) * 33,333) us.
+    """
     duration_us = n_frames * FRAME_US
     intervals_s = [(start * FRAME_US * 1e-6, end * FRAME_US * 1e-6) for start, end in intervals]
     scene = build_scene(config.geometry, (duration_us - 1) * 1e-6, config.fps, class_name, intervals_s, rng)
     stamps = np.round(scene.times * 1e6).astype(np.int64)
+    origin, first, last = 0, 0, stamps.size
+    if window is not None:
+        origin, end = window[0] * FRAME_US, window[1] * FRAME_US
+        first = max(int(np.searchsorted(stamps, origin, side="right")) - 1, 0)
+        last = min(int(np.searchsorted(stamps, end, side="left")) + 1, stamps.size)
     simulator = DVSSimulator(config.geometry, config.dvs, rng)
     chunks = []
-    for start in range(0, stamps.size, RENDER_CHUNK):
-        frames = scene.render(start, min(start + RENDER_CHUNK, stamps.size))
+    for start in range(first, last, RENDER_CHUNK):
+        frames = scene.render(start, min(start + RENDER_CHUNK, last))
         for offset, frame in enumerate(frames):
-            index = start + offset
-            if index == 0:
-                simulator.reset(frame, int(stamps[0]))
+            t = int(stamps[start + offset]) - origin
+            if start + offset == first:
+                simulator.reset(frame, t)
             else:
-                chunks.append(simulator.step(frame, int(stamps[index])))
-    return np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
+                chunks.append(simulator.step(frame, t))
+    events = np.concatenate(chunks) if chunks else np.zeros(0, dtype=EVENT_DTYPE)
+    if window is not None:
+        events = events[(events["t"] >= 0) & (events["t"] < end - origin)]
+    return events
 
 
-def _video_length(config: SyntheticEventConfig, rng: np.random.Generator) -> int:
+def video_length(config: SyntheticEventConfig, rng: np.random.Generator) -> int:
     """Frames at 30 fps: n snippets (log-normal, clipped), the last one partly filled."""
     n = int(np.clip(round(rng.lognormal(np.log(config.median_snippets), config.length_sigma)),
                     config.min_snippets, config.max_snippets))
@@ -126,7 +140,7 @@ def _video_length(config: SyntheticEventConfig, rng: np.random.Generator) -> int
 def recording(config: SyntheticEventConfig, seed: int, split: str, index: int, stem: str, class_name: str) -> SyntheticRecording:
     """The `index`-th video of `split`: deterministic for (config, seed, split, index)."""
     rng = np.random.default_rng([seed, 11 + ("train", "test").index(split), index])
-    n_frames = _video_length(config, rng)
+    n_frames = video_length(config, rng)
     intervals = [] if class_name == NORMAL_CLASS else FeatureWorld._intervals(n_frames, rng)
     events = simulate_scene_events(config, class_name, n_frames, intervals, rng)
     return SyntheticRecording(stem, class_name, split, n_frames, intervals, events)

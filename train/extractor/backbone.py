@@ -1,13 +1,15 @@
 """The spiking feature extractor: a small strided spiking conv net over one snippet's event frames.
 
-Input x: [B, T, 2, H, W] binary event frames (T = 4 frames of 133,332 us, 2 polarities, 36x64 by default).
-Each stage is Conv2d (3x3, no bias) -> BatchNorm2d -> LIF (the toolkit's `lif()`: tau 1.6, decay_input,
-hard reset to 0), applied over all T steps (SpikingJelly multi-step mode). Channels (default)
-2 -> 8 -> 32 -> 64 -> D = 256, all with stride 2 (36x64 -> 18x32 -> 9x16 -> 5x8 -> 3x4). With `residual=True`
-a SEW block (spikes + spikes of a stride-1 conv stage, "ADD" as in SEW-ResNet) sits before the output stage;
-that variant trains but cannot be exported to Lava netx.
+Input x: [B, T, 2, H, W] binary event frames (T = 8 frames of 133,332 us, 2 polarities, 36x64 by default). The T
+frames end with the snippet the feature belongs to: with the defaults the snippet's own 4 frames (533,328 us)
+follow the 4 frames of the snippet before it (temporal context). Each stage is Conv2d (3x3, no bias) ->
+BatchNorm2d -> LIF (the toolkit's `lif()`: tau 1.6, decay_input, hard reset to 0), applied over all T steps
+(SpikingJelly multi-step mode). Channels (default) 2 -> 8 -> 32 -> 64 -> D = 256, all with stride 2 (36x64 ->
+18x32 -> 9x16 -> 5x8 -> 3x4). With `residual=True` a SEW block (spikes + spikes of a stride-1 conv stage, "ADD"
+as in SEW-ResNet) sits before the output stage; that variant trains but cannot be exported to Lava netx.
 
-The feature is the firing rate of the last stage averaged over time and space: [B, D] float32 in [0, 1].
+The feature (`readout`) is, per output channel, the firing rate over time at the channel's most active position:
+[B, D] float32 in [0, 1]. A global max over space keeps small local motion that an average would dilute.
 A linear head (training only) maps it to the 14 classes (13 anomalies + Normal).
 """
 
@@ -19,7 +21,7 @@ import torch
 from torch import nn
 
 from train.model.neurons import lif
-from train.ucf_classes import ANOMALY_CLASSES, NORMAL_CLASS
+from train.ucf_classes import ANOMALY_CLASSES, FRAME_US, NORMAL_CLASS, SNIPPET_US
 
 CLASSES: tuple[str, ...] = ANOMALY_CLASSES + (NORMAL_CLASS,)
 """The 14 pretraining classes; index 13 is Normal."""
@@ -27,11 +29,12 @@ CLASSES: tuple[str, ...] = ANOMALY_CLASSES + (NORMAL_CLASS,)
 
 @dataclass(frozen=True)
 class BackboneConfig:
-    """Shape of the extractor. Sizes in pixels; `frame_us` is one input frame's duration in us."""
+    """Shape of the extractor. Sizes in pixels; `frame_us` is one input frame's duration in us, a whole number of
+    30 fps video frames that divides the 533,328 us snippet; the `frames` before a snippet's end are its input."""
 
     width: int = 64
     height: int = 36
-    frames: int = 4
+    frames: int = 8
     frame_us: int = 133_332
     channels: tuple[int, ...] = (8, 32, 64)
     feature_dim: int = 256
@@ -39,8 +42,15 @@ class BackboneConfig:
     v_threshold: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.frames * self.frame_us <= 0 or min(self.width, self.height) < 8 or not self.channels:
-            raise ValueError("need frames, frame_us > 0, width, height >= 8 and at least one channel stage")
+        if self.frame_us <= 0 or self.frame_us % FRAME_US or SNIPPET_US % self.frame_us:
+            raise ValueError(f"frame_us must be a multiple of {FRAME_US} us that divides {SNIPPET_US} us")
+        if self.frames < self.snippet_frames or min(self.width, self.height) < 8 or not self.channels:
+            raise ValueError("need frames >= one snippet's frames, width, height >= 8 and at least one channel stage")
+
+    @property
+    def snippet_frames(self) -> int:
+        """Input frames per 533,328 us snippet (the remaining `frames` are context before it)."""
+        return SNIPPET_US // self.frame_us
 
     def as_dict(self) -> dict:
         """Plain-JSON form (tuples as lists)."""
@@ -70,8 +80,13 @@ class ConvStage(nn.Module):
         return self.lif(y.view(steps, batch, *y.shape[1:]))
 
 
+def readout(spikes: torch.Tensor) -> torch.Tensor:
+    """Per channel, the firing rate over time at the most active position: spikes [T, B, D, H, W] -> [B, D]."""
+    return spikes.mean(dim=0).amax(dim=(2, 3))
+
+
 class SpikingBackbone(nn.Module):
-    """Strided spiking conv stages, a D-channel output stage, rate readout; see the module docstring."""
+    """Strided spiking conv stages, a D-channel output stage, `readout`; see the module docstring."""
 
     def __init__(self, config: BackboneConfig = BackboneConfig()) -> None:
         super().__init__()
@@ -100,8 +115,8 @@ class SpikingBackbone(nn.Module):
         return out
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Firing rate of the output stage averaged over time and space: [B, D] float32."""
-        return self.spikes(x)[-1].mean(dim=(0, 3, 4))
+        """Features [B, D] float32 in [0, 1] of input x [B, T, 2, H, W]: `readout` of the output stage's spikes."""
+        return readout(self.spikes(x)[-1])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(features [B, D], class logits [B, 14])."""

@@ -12,7 +12,8 @@ from train.atomic import atomic_path
 from train.errors import UserError
 from train.extractor.backbone import BackboneConfig, SpikingBackbone
 
-EXTRACTOR_FORMAT = "ucfdvs-extractor/1"
+EXTRACTOR_FORMAT = "ucfdvs-extractor/2"
+"""Version 2: context frames before the snippet and the max-over-space readout (version 1 checkpoints are refused)."""
 
 
 def save_extractor(path: str | Path, model: SpikingBackbone, metrics: dict[str, Any] | None = None) -> None:

@@ -28,7 +28,8 @@ def cmd_pretrain_extractor(args: argparse.Namespace) -> None:
         raise UserError("--iterations and --batch-size must be >= 1")
     config = PretrainConfig(iterations=args.iterations, batch_size=args.batch_size, seed=args.seed)
     metrics = pretrain_extractor(args.events, args.out, config, progress=True)
-    keys = ("clip_accuracy", "balanced_accuracy", "anomaly_vs_normal_accuracy", "n_clips", "train_seconds")
+    keys = ("balanced_accuracy", "accuracy", "accuracy_prior_adjusted", "majority_accuracy",
+            "anomaly_vs_normal_accuracy", "n_clips", "train_seconds")
     print(json.dumps({key: metrics[key] for key in keys}, indent=2))
 
 
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth = commands.add_parser("synth-events", help="write synthetic DVS recordings (npz + EVT 3.0 RAW) with splits and GT")
     synth.add_argument("--out", required=True, help="dataset root to create")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--small", action="store_true", help="14 short videos at 80x45 instead of 90 at 160x90")
+    synth.add_argument("--small", action="store_true", help="14 short videos at 80x45 instead of 220 at 160x90")
     synth.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     synth.set_defaults(func=cmd_synth_events)
 

@@ -3,7 +3,8 @@
 A recording's events (t in us from its start) are cut into consecutive bins of `frame_us` (133,332 us =
 4 video frames at 30 fps, so 4 bins = one 533,328 us snippet), counted per pixel and polarity at the
 extractor's resolution (nearest-index downsampling, `train.events.scale_coordinates`) and thresholded:
-1 where a pixel had at least one event in that bin, else 0.
+1 where a pixel had at least one event in that bin, else 0. A snippet's input is the window of bins that ends
+with it (`snippet_windows`).
 """
 
 from __future__ import annotations
@@ -49,3 +50,14 @@ def snippet_count(events: np.ndarray, snippet_us: int, n_frames: int | None = No
     if n_frames is not None:
         return max(1, -(-int(n_frames) // 16))
     return max(1, -(-(int(events["t"][-1]) + 1) // snippet_us))
+
+
+def snippet_windows(bins: np.ndarray, n_snippets: int, snippet_bins: int, frames: int) -> np.ndarray:
+    """Input [n_snippets, frames, 2, H, W] of each snippet: the `frames` bins ending with the snippet's last bin.
+
+    `bins` [>= max(frames, n_snippets * snippet_bins), 2, H, W]; a window that would start before bin 0 (too little
+    past, e.g. the first snippet) starts at bin 0 instead.
+    """
+    ends = np.arange(1, n_snippets + 1) * snippet_bins
+    starts = np.maximum(ends - frames, 0)
+    return bins[starts[:, None] + np.arange(frames)]

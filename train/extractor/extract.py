@@ -7,7 +7,9 @@
 
 The folder names default to the layout's defaults (Spikingformer / feature_hardvs) so that `ucfdvs train`
 finds the features without options; `extractor_info.json` says which backbone produced them. A test video's
-snippet count follows its GT frame count (ceil(frames / 16)); other videos use their last event time.
+snippet count follows its GT frame count (ceil(frames / 16)); other videos use their last event time. A
+snippet's feature is computed from the backbone's window of frames ending with the snippet (its own 533,328 us
+and, with the default backbone, the snippet before it), every snippet starting from rest.
 Without a checkpoint argument, ROOT/extractor.pt (in the events root) is used if present.
 """
 
@@ -29,7 +31,7 @@ from train.atomic import atomic_dir, check_output_dir
 from train.errors import UserError
 from train.extractor.backbone import SpikingBackbone
 from train.extractor.checkpoint import load_extractor
-from train.extractor.event_frames import binary_bins, check_events_root, load_events, snippet_count
+from train.extractor.event_frames import binary_bins, check_events_root, load_events, snippet_count, snippet_windows
 from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY, SPLITS, FeatureLayout, load_ground_truth, read_split
 from train.synthetic_events import read_geometry
 from train.ucf_classes import SNIPPET_US
@@ -61,13 +63,14 @@ def snippet_features(model: SpikingBackbone, snippets: np.ndarray, batch_size: i
 
 
 def video_snippets(root: Path, stem: str, model: SpikingBackbone, n_frames: int | None) -> np.ndarray:
-    """Binary frames [n_snippets, T, 2, H, W] uint8 of one recording."""
+    """Binary input frames [n_snippets, T, 2, H, W] uint8 of one recording (`snippet_windows`)."""
     config = model.config
     geometry = read_geometry(root)
     events = load_events(root, stem, geometry)
     n = snippet_count(events, SNIPPET_US, n_frames)
-    bins = binary_bins(events, geometry, (config.width, config.height), config.frame_us, n * config.frames)
-    return bins.reshape(n, config.frames, *bins.shape[1:])
+    n_bins = max(n * config.snippet_frames, config.frames)
+    bins = binary_bins(events, geometry, (config.width, config.height), config.frame_us, n_bins)
+    return snippet_windows(bins, n, config.snippet_frames, config.frames)
 
 
 def default_backbone(seed: int = 0) -> SpikingBackbone:
