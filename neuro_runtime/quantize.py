@@ -25,8 +25,8 @@ slows the simulator.  A node's scale is therefore lowered by ``2**k`` until the 
 from spiking senders need exponent 0 (never below ``vth_q = 256``, i.e. 2**14 membrane steps per
 threshold, for LIF, or 16 bits of range for LI): the weights keep their 8-bit mantissas, only the
 membrane's spare low bits go.  Such layers all use the MIXED sign mode (even mantissas).  An LI
-sends ``v >> msg_shift``, ``msg_shift`` raised from 6 where its receivers' lower scale would push
-their exponent below Loihi 2's -8 (coarser LI messages; reported per LI node).  The input scale
+sends ``v >> msg_shift``, ``msg_shift`` raised from 6 (to at most 16) where its receivers' lower
+scale would push their exponent below Loihi 2's -8 (coarser LI messages; reported per LI node).  The input scale
 is lowered (at most 4 bits) where an input layer would need an exponent below -8, and an Output's
 scale raised where one of its layers would (both only move exponents, mantissas keep 8 bits).
 """
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuro_runtime.graph_check import RuntimeGraph
+from neuro_runtime.graph_check import Projection, RuntimeGraph
 from neuro_runtime.semantics import (
     ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, GRADED_MAX, LI_MSG_SHIFT,
     MAX_UV, VTH_MAX,
@@ -200,9 +200,9 @@ def quantize(
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
     ``input_range``: expected max ``|x|`` of the graded input (sets ``S_in = 2**k`` with
-    ``input_range * S_in <= 2**(input_bits-1) - 1``; with ``align_exponents`` S_in is lowered, to
-    at most 4 bits less, where a layer from the input would need an exponent below -8).  ``strict``: raise :class:`UserError`
-    instead of warning when a value saturates its format.
+    ``input_range * S_in <= 2**(input_bits-1) - 1``; with ``align_exponents`` S_in is lowered, by
+    at most 4 bits, where a layer from the input would need an exponent below -8).  ``strict``:
+    raise :class:`UserError` instead of warning when a value saturates its format.
     """
     if input_range <= 0:
         raise UserError(f"input_range must be > 0, got {input_range}")
@@ -391,16 +391,22 @@ def _spiking(graph: RuntimeGraph, name: str) -> bool:
     return name in graph.neurons and graph.neurons[name].spiking
 
 
+def _wmax(p: Projection) -> float:
+    """Largest |weight| of a projection's synapse terms (0 if none)."""
+    return max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
+
+
+# An LI keeps at least 8 bits of its 24-bit membrane in its messages.
+_MSG_SHIFT_MAX = 16
+
+
 def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: dict[str, int],
                      src_max: dict[str, float]) -> None:
-    """Lower node scales so that layers from spiking senders need weight exponent 0, then lower
-    LI message shifts where that pushed a graded layer's exponent below -8 (see module docstring).
-    Updates ``scales`` and ``msg_shifts`` in place."""
-    def wmax(p: object) -> float:
-        return max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
-
+    """Lower node scales so that layers from spiking senders need weight exponent 0, then raise
+    LI message shifts (up to 16) where that pushed a graded layer's exponent below -8 (see module
+    docstring).  Updates ``scales`` and ``msg_shifts`` in place."""
     for n, spec in graph.neurons.items():
-        ms = [wmax(p) for p in graph.into(n) if _spiking(graph, p.src)]
+        ms = [_wmax(p) for p in graph.into(n) if _spiking(graph, p.src)]
         ms = [m for m in ms if m > 0]
         if not ms:
             continue
@@ -415,18 +421,15 @@ def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: 
 
     for n in msg_shifts:
         units = scales[n] / (1 << LI_MSG_SHIFT)
-        exps = [_natural_exp(wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / units)
-                for p in graph.projections if p.src == n and p.dst in scales and wmax(p) > 0]
-        msg_shifts[n] = LI_MSG_SHIFT + max([0] + [-8 - e for e in exps])
+        exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / units)
+                for p in graph.projections if p.src == n and p.dst in scales and _wmax(p) > 0]
+        msg_shifts[n] = min(_MSG_SHIFT_MAX, LI_MSG_SHIFT + max([0] + [-8 - e for e in exps]))
 
 
 def _align_input_scale(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> float:
     """Lower ``s_in`` (by at most 2**4) so that the layers from the input need exponents >= -8."""
-    exps = []
-    for p in graph.projections:
-        m = max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
-        if p.src == graph.input_name and p.dst in scales and m > 0:
-            exps.append(_natural_exp(m * scales[p.dst] / (1 << ACT_SHIFT) / s_in))
+    exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / s_in) for p in graph.projections
+            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
     return s_in / 2.0 ** min(4, max([0] + [-8 - e for e in exps]))
 
 
