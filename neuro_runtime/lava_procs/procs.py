@@ -352,6 +352,9 @@ _FLOAT64_EXACT_LIMIT = 1 << 53
 
 
 class _SynapseRun(_ShmIO):
+    """Empty the synaptic buffer at a sequence's first step (so nothing of the previous sequence
+    is delivered), then run Lava's step."""
+
     def run_spk(self) -> None:
         if self._sequence_start():
             self.a_buff[...] = 0
