@@ -49,7 +49,6 @@ from train.errors import UserError
 class Pop:
     """One Lava neuron population: members are (NIR node, indices in node) at ``offset``."""
 
-    key: tuple
     kind: str  # "LIF" (Lava LIF: LIF and CubaLIF nodes) or "LI"
     members: list[tuple[str, np.ndarray, int]] = field(default_factory=list)
     size: int = 0
@@ -60,9 +59,8 @@ class Pop:
         self.size += len(idx)
 
     def gather(self, per_node: dict[str, np.ndarray]) -> np.ndarray:
-        """Per-neuron parameter ``[size]`` from per-node arrays (``per_node[node][idx]``)."""
-        parts = [np.broadcast_to(per_node[n], (int(idx.max()) + 1,))[idx] for n, idx, _ in self.members]
-        return np.concatenate(parts)
+        """Per-neuron parameter ``[size]`` from per-node values (``[N_node]`` arrays or scalars)."""
+        return np.concatenate([np.broadcast_to(per_node[n], idx.shape)[idx] for n, idx, _ in self.members])
 
 
 @dataclass
@@ -239,7 +237,7 @@ def build_lava(
             pi = bykey[kind]
         else:
             pi = len(pops)
-            pops.append(Pop((kind, n), kind))
+            pops.append(Pop(kind))
             if fuse and n not in direct_nodes:
                 bykey[kind] = pi
         idx = np.arange(spec.size)
@@ -361,7 +359,7 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
             vth = pop.gather({n: qn[n].vth_q for n, _, _ in pop.members})
             bm = pop.gather({n: qn[n].bias_mant for n, _, _ in pop.members})
             be = pop.gather({n: qn[n].bias_exp for n, _, _ in pop.members})
-            shift = pop.gather({n: np.array(qn[n].msg_shift) for n, _, _ in pop.members})
+            shift = pop.gather({n: qn[n].msg_shift for n, _, _ in pop.members})
         else:
             sp = g.neurons
             du = pop.gather({n: sp[n].du for n, _, _ in pop.members})

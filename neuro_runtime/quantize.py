@@ -366,7 +366,7 @@ def quantize(
         su = units(p.src)
         syn = [t for t in p.terms if t.delay > 0]
         targets = [t.matrix * dst_units / su for t in syn]
-        exp, mode, qs = _quant_weights(targets, mixed=align_exponents and _spiking(graph, p.src))
+        exp, mode, qs = _quant_weights(targets, mixed=align_exponents and not graph.is_graded(p.src))
         qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
         if syn:
             back = [q * 2.0 ** exp * su / dst_units for q in qs]
@@ -387,10 +387,6 @@ def quantize(
     return QuantizedGraph(graph, s_in, input_range, qneurons, qprojs, qoutputs, errors, warn)
 
 
-def _spiking(graph: RuntimeGraph, name: str) -> bool:
-    return name in graph.neurons and graph.neurons[name].spiking
-
-
 def _wmax(p: Projection) -> float:
     """Largest |weight| of a projection's synapse terms (0 if none)."""
     return max((float(np.max(np.abs(t.matrix))) for t in p.terms if t.delay > 0), default=0.0)
@@ -406,7 +402,7 @@ def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: 
     LI message shifts (up to 16) where that pushed a graded layer's exponent below -8 (see module
     docstring).  Updates ``scales`` and ``msg_shifts`` in place."""
     for n, spec in graph.neurons.items():
-        ms = [_wmax(p) for p in graph.into(n) if _spiking(graph, p.src)]
+        ms = [_wmax(p) for p in graph.into(n) if not graph.is_graded(p.src)]
         ms = [m for m in ms if m > 0]
         if not ms:
             continue
