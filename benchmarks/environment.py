@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from train.atomic import atomic_path
+from ucfdvs.atomic import atomic_path
 
 
 def git_commit() -> str:
@@ -40,6 +40,17 @@ def describe_machine(device: torch.device | None = None) -> dict[str, Any]:
     if device is not None and device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
+
+
+def results_dir() -> Path:
+    """Where benchmark scripts write by default: ``benchmarks/results/`` of a source checkout, else ``./ucfdvs-results``.
+
+    An installed wheel never writes into site-packages.
+    """
+    here = Path(__file__).resolve().parent
+    if "site-packages" in here.parts or "dist-packages" in here.parts:
+        return Path.cwd() / "ucfdvs-results"
+    return here / "results"
 
 
 def save_results(path: str | Path, results: dict[str, Any]) -> None:

@@ -1,11 +1,11 @@
 """Throughput of the event-data layer: RAW decoding and frame integration, against installed alternatives.
 
-Decoding: `train.events.read_raw` (EVT 3.0 and EVT 2.0) vs `expelliarmus` if it is importable.
-Integration: `train.events.frames_by_count` / `frames_by_duration` vs SpikingJelly's
+Decoding: `ucfdvs.events.read_raw` (EVT 3.0 and EVT 2.0) vs `expelliarmus` if it is importable.
+Integration: `ucfdvs.events.frames_by_count` / `frames_by_duration` vs SpikingJelly's
 `integrate_events_by_fixed_frames_number` / `integrate_events_by_fixed_duration`.
 Inputs: the real recordings in ../shared/data (when present) and a synthetic stream (default 5 M events).
 
-    python -m benchmarks.event_throughput [--out benchmarks/results/event_throughput.json] [--events 5000000]
+    python -m ucfdvs.benchmarks.event_throughput [--out benchmarks/results/event_throughput.json] [--events 5000000]
         [--repeats 5]
 """
 
@@ -23,8 +23,9 @@ from typing import Callable
 import numpy as np
 
 
-from train.atomic import atomic_path
-from train.events import (
+from ucfdvs.atomic import atomic_path
+from ucfdvs.benchmarks.environment import results_dir
+from ucfdvs.events import (
     EVENT_DTYPE,
     Geometry,
     frames_by_count,
@@ -191,7 +192,7 @@ def bench_frames(name: str, events: np.ndarray, geometry: Geometry, repeats: int
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "event_throughput.json")
+    parser.add_argument("--out", type=Path, default=results_dir() / "event_throughput.json")
     parser.add_argument("--events", type=int, default=5_000_000, help="synthetic stream length")
     parser.add_argument("--repeats", type=int, default=5, help="timing rounds per case (best is kept)")
     args = parser.parse_args(argv)

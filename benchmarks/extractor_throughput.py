@@ -24,16 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.environment import describe_machine, save_results  # noqa: E402
-from train.extractor.checkpoint import load_extractor  # noqa: E402
-from train.extractor.event_frames import binary_bins, snippet_windows  # noqa: E402
-from train.extractor.extract import default_backbone, snippet_features  # noqa: E402
-from train.synthetic_events import SyntheticEventConfig, recording, video_names  # noqa: E402
-from train.ucf_classes import SNIPPET_US  # noqa: E402
+from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
+from ucfdvs.train.extractor.checkpoint import load_extractor
+from ucfdvs.train.extractor.event_frames import binary_bins, snippet_windows
+from ucfdvs.train.extractor.extract import default_backbone, snippet_features
+from ucfdvs.train.synthetic_events import SyntheticEventConfig, recording, video_names
+from ucfdvs.train.ucf_classes import SNIPPET_US
 
 
 def generation(config: SyntheticEventConfig, videos: int) -> tuple[dict, list]:
@@ -78,7 +74,7 @@ def torch_extraction(model, config: SyntheticEventConfig, recordings: list, repe
 def lava_run(model, snippets: np.ndarray) -> dict:
     """Export to netx, run the snippets in Lava, compare with PyTorch."""
     try:
-        from neuro_runtime.extractor_lava import compare_lava_torch
+        from ucfdvs.export.extractor_netx import compare_lava_torch
     except ImportError as err:
         return {"skipped": f"Lava cannot be imported ({err})"}
     with tempfile.TemporaryDirectory() as workdir:
@@ -98,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", help="`ucfdvs eval` folder of MSF trained on this extractor's features")
     parser.add_argument("--videos", type=int, default=6, help="videos to simulate (default %(default)s)")
     parser.add_argument("--lava-snippets", type=int, default=4, help="snippets run in Lava (default %(default)s)")
-    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "extractor_throughput.json"))
+    parser.add_argument("--out", default=str(results_dir() / "extractor_throughput.json"))
     args = parser.parse_args(argv)
     config = SyntheticEventConfig()
     model, pretraining = default_backbone(), {}

@@ -4,7 +4,7 @@ Graph: the exported MSF given with `--nir` (e.g. `demo/msf.nir` from `make demo`
 :func:`neuro_runtime.examples.msf_like_graph` (256 graded inputs, 3 x 64 LIF branches merged into
 64 LIF, a recurrent 2 x 128 LIF loop, a 256 -> 1 read-out into an LI), aligned.
 
-    python -m benchmarks.runtime_speed [--nir demo/msf.nir] [--out benchmarks/results/runtime_speed.json]
+    python -m ucfdvs.benchmarks.runtime_speed [--nir demo/msf.nir] [--out benchmarks/results/runtime_speed.json]
         [--steps 60] [--sequences 3] [--batch 64]
 
 Lava configurations: ours (fused populations, our Dense/DelayDense models with cached delay
@@ -32,10 +32,11 @@ from pathlib import Path
 import numpy as np
 
 
-from neuro_runtime import Emulator, load_graph, quantize, run_lava
-from neuro_runtime.examples import msf_like_graph
-from neuro_runtime.quantize import QuantizationWarning
-from train.atomic import atomic_path
+from ucfdvs.neuro_runtime import Emulator, load_graph, quantize, run_lava
+from ucfdvs.neuro_runtime.examples import msf_like_graph
+from ucfdvs.neuro_runtime.quantize import QuantizationWarning
+from ucfdvs.atomic import atomic_path
+from ucfdvs.benchmarks.environment import results_dir
 
 
 def bench_lava(rg, x, precision: str, fuse: bool, quant=None, io: str = "shm", synapses: str = "fast",
@@ -74,13 +75,10 @@ def bench_emulator(rg, x, precision: str, quant=None, repeats: int = 2) -> tuple
             "wall_s": round(best, 4), "steps_per_s": round(x.shape[0] * x.shape[1] / best, 1)}, rec
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nir", help="exported graph to time (default: the MSF-like example graph)")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "runtime_speed.json"))
+    ap.add_argument("--out", default=str(results_dir() / "runtime_speed.json"))
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--sequences", type=int, default=3)
     ap.add_argument("--batch", type=int, default=120, help="emulator batch (sequences; 120 = the synthetic test split)")

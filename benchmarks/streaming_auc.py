@@ -1,6 +1,6 @@
 """Streaming MSF on the synthetic benchmark: AUC table and NIR agreement over the whole test split.
 
-    .venv/bin/python -m benchmarks.streaming_auc --data demo/data --checkpoint demo/run-msf/best.pt
+    .venv/bin/python -m ucfdvs.benchmarks.streaming_auc --data demo/data --checkpoint demo/run-msf/best.pt
 
 Rows: the reference (AUC, FAR), the converted streaming model with no retraining for each
 look-ahead L (latency max(2,L)+L+6 snippets), and the fine-tuned streaming model (default L).
@@ -21,16 +21,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
-from export.finetune import finetune, finetune_config, torch_threads
-from export.nir_interpreter import NIRInterpreter
-from export.streaming_msf import StreamingMSF
-from export.to_nir import write_nir
-from train.checkpoint import load_checkpoint
-from train.evaluate import TestSet
-from train.layout import FeatureLayout
+from ucfdvs.benchmarks.environment import results_dir
+from ucfdvs.export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
+from ucfdvs.export.finetune import finetune, finetune_config, torch_threads
+from ucfdvs.export.nir_interpreter import NIRInterpreter
+from ucfdvs.export.streaming_msf import StreamingMSF
+from ucfdvs.export.to_nir import write_nir
+from ucfdvs.train.checkpoint import load_checkpoint
+from ucfdvs.train.evaluate import TestSet
+from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.timebase import SNIPPET_S
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "streaming_auc.json"
 
 
 def evaluate(model: torch.nn.Module, test_set: TestSet, reference_scores: dict | None = None) -> dict:
@@ -54,7 +55,7 @@ def markdown_table(result: dict) -> str:
                      f"{row['latency_s']:.1f} | {c['auc']:.4f} | {c['far']:.4f} |")
     ft = result["finetuned"]
     lines.append(f"| streaming, fine-tuned ({ft['iterations']} it.) | {ft['lookahead']} | {ft['latency_steps']} / "
-                 f"{ft['latency_steps'] * 0.533328:.1f} | {ft['auc']:.4f} | {ft['far']:.4f} |")
+                 f"{ft['latency_steps'] * SNIPPET_S:.1f} | {ft['auc']:.4f} | {ft['far']:.4f} |")
     return "\n".join(lines)
 
 
@@ -68,7 +69,7 @@ def agreement(model: StreamingMSF, nir_path: Path, videos: list, batch_size: int
     net = model.net.double().eval()
     interp = NIRInterpreter(nir_path, dtype=torch.float64)
     try:
-        from neuro_runtime import Emulator
+        from ucfdvs.neuro_runtime import Emulator
 
         emulator = Emulator(str(nir_path), "floating_pt")
     except ImportError:
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--beta", type=float, default=DEFAULT_BETA)
     parser.add_argument("--finetune-iterations", type=int, default=200)
     parser.add_argument("--eval-every", type=int, default=50)
-    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--out", default=str(results_dir() / "streaming_auc.json"))
     args = parser.parse_args(argv)
     begin = time.perf_counter()
     with torch_threads(1):

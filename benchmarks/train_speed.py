@@ -1,6 +1,6 @@
 """Training speed (iterations per second) of MSF and the linear baseline, and the demo's wall time.
 
-    python -m benchmarks.train_speed [--device auto] [--iterations 50] [--demo] [--out FILE]
+    python -m ucfdvs.benchmarks.train_speed [--device auto] [--iterations 50] [--demo] [--out FILE]
 
 One iteration is the paper's step: 30 anomalous + 30 normal videos x 16 snippets x 256 features,
 forward, top-k MIL loss, backward, Adam update.
@@ -14,11 +14,11 @@ import time
 
 import torch
 
-from benchmarks.environment import describe_machine, save_results
-from train.model.neurons import select_backend
-from train.model.registry import build_model
-from train.sampling import Batch
-from train.trainer import resolve_device, train_step
+from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
+from ucfdvs.train.model.neurons import select_backend
+from ucfdvs.train.model.registry import build_model
+from ucfdvs.train.sampling import Batch
+from ucfdvs.train.trainer import resolve_device, train_step
 
 
 def iterations_per_second(arch: str, device: torch.device, iterations: int, warmup: int = 5) -> float:
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--demo", action="store_true", help="also time `make demo` end to end")
-    parser.add_argument("--out", default="benchmarks/results/train_speed.json")
+    parser.add_argument("--out", default=str(results_dir() / "train_speed.json"))
     args = parser.parse_args()
     device = resolve_device(args.device)
     results = {"machine": describe_machine(device), "device": str(device), "iterations_per_second": {}}

@@ -15,18 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 
 def load_for_export(path: str | Path, lookahead: int | None, beta: float | None) -> tuple[Any, Any, str]:
     """(streaming model, reference model or None, checkpoint sha256) from either checkpoint format."""
-    from export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
-    from export.streaming_msf import StreamingMSF, StreamingNet, is_streaming_payload
-    from train.checkpoint import file_sha256, load_checkpoint
+    from ucfdvs.export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
+    from ucfdvs.export.streaming_msf import StreamingMSF, StreamingNet, is_streaming_payload
+    from ucfdvs.train.checkpoint import file_sha256, load_checkpoint
 
     path = Path(path)
     if not path.is_file():
@@ -54,10 +54,10 @@ def load_for_export(path: str | Path, lookahead: int | None, beta: float | None)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from export.finetune import torch_threads
-    from export.graph_view import draw_graph, node_table
-    from export.onnx_export import export_onnx
-    from export.to_nir import write_nir
+    from ucfdvs.export.finetune import torch_threads
+    from ucfdvs.export.graph_view import draw_graph, node_table
+    from ucfdvs.export.onnx_export import export_onnx
+    from ucfdvs.export.to_nir import write_nir
 
     if not args.nir and not args.onnx:
         raise UserError("nothing to do: pass --nir OUT.nir and/or --onnx OUT.onnx")
@@ -86,9 +86,9 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    from export.finetune import finetune, finetune_config, torch_threads
-    from export.streaming_msf import save_streaming
-    from train.layout import FeatureLayout
+    from ucfdvs.export.finetune import finetune, finetune_config, torch_threads
+    from ucfdvs.export.streaming_msf import save_streaming
+    from ucfdvs.train.layout import FeatureLayout
 
     if args.iterations < 0 or args.eval_every < 1:
         raise UserError("--iterations must be >= 0 and --eval-every >= 1")
@@ -106,9 +106,9 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 
 
 def cmd_nir_info(args: argparse.Namespace) -> None:
-    from export.graph_view import draw_graph, has_cycle, node_table
-    from export.nir_interpreter import check_graph
-    from export.to_nir import read_nir
+    from ucfdvs.export.graph_view import draw_graph, has_cycle, node_table
+    from ucfdvs.export.nir_interpreter import check_graph
+    from ucfdvs.export.to_nir import read_nir
 
     graph = read_nir(args.file)
     check_graph(graph, args.file)
@@ -120,9 +120,22 @@ def cmd_nir_info(args: argparse.Namespace) -> None:
         print(f"wrote {args.png}")
 
 
-def add_export_commands(subparsers: Any) -> None:
-    """Register ``export``, ``finetune`` and ``nir-info`` on an argparse subparsers object."""
-    from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
+def cmd_simulate(args: argparse.Namespace) -> None:
+    from ucfdvs.export.simulate import simulate
+    from ucfdvs.train.layout import FeatureLayout
+    from ucfdvs.train.metrics import json_ready
+
+    summary = simulate(
+        Path(args.nir), FeatureLayout(Path(args.data), args.extractor, args.modality), args.backend, args.precision,
+        Path(args.out), videos=args.videos, force=args.force,
+    )
+    keys = ("auc_all", "auc_abnormal", "far_all", "far_normal", "n_videos")
+    print(json.dumps(json_ready({key: summary[key] for key in keys}), indent=2))
+
+
+def add_export_commands(subparsers: Any, add_data_arguments: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Register ``export``, ``finetune``, ``nir-info`` and ``simulate`` on an argparse subparsers object."""
+    from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
 
     exp = subparsers.add_parser("export", help="write the streaming MSF as NIR (and/or the reference as ONNX)")
     exp.add_argument("--checkpoint", required=True, help="reference MSF checkpoint (best.pt) or a streaming checkpoint from `finetune`")
@@ -156,3 +169,15 @@ def add_export_commands(subparsers: Any) -> None:
     info.add_argument("--png", help="draw the graph to this PNG")
     info.set_defaults(func=cmd_nir_info)
 
+    sim = subparsers.add_parser(
+        "simulate", help="run an exported MSF graph on the test split in the emulator or Lava (Loihi 2 simulator)"
+    )
+    sim.add_argument("--nir", required=True, help="graph written by `ucfdvs export`")
+    add_data_arguments(sim)
+    sim.add_argument("--backend", choices=("emu", "lava"), default="emu", help="emulator or Lava (default %(default)s)")
+    sim.add_argument("--precision", choices=("float", "fixed"), default="float",
+                     help="Lava floating_pt or bit-accurate fixed_pt (default %(default)s)")
+    sim.add_argument("--videos", type=int, help="only N test videos, evenly spread over the split")
+    sim.add_argument("--out", required=True, help="output folder: scores.npz, spikes.npz, metrics.json")
+    sim.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    sim.set_defaults(func=cmd_simulate)

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.streaming_msf import DT_SECONDS, NodeSpec, StreamingMSF, StreamingNet
-from train.errors import UserError
-from train.model.msf import MSF
-from train.model.neurons import TAU
+from ucfdvs.export.streaming_msf import DT_SECONDS, NodeSpec, StreamingMSF, StreamingNet
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.msf import MSF
+from ucfdvs.train.model.neurons import TAU
 
 DISTANCE_DECAY = math.exp(-1.0 / math.e)
 DEFAULT_LOOKAHEAD = 4

@@ -18,11 +18,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from export.streaming_msf import StreamingMSF
-from train.evaluate import TestSet
-from train.layout import FeatureLayout, Video, load_split
-from train.sampling import BatchSampler
-from train.trainer import TrainConfig, train_step
+from ucfdvs.export.streaming_msf import StreamingMSF
+from ucfdvs.train.evaluate import TestSet
+from ucfdvs.train.layout import FeatureLayout, Video, load_split
+from ucfdvs.train.sampling import BatchSampler
+from ucfdvs.train.trainer import TrainConfig, train_step
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def reference_agreement(reference: torch.nn.Module, streaming: StreamingMSF, vid
                         max_videos: int = 40, max_snippets: int = 128) -> float:
     """Mean squared difference between the reference's and the streaming model's scores on
     (a prefix of) ``videos``: a label-free criterion to choose the similarity substitute's beta."""
-    from train.evaluate import score_videos
+    from ucfdvs.train.evaluate import score_videos
 
     chosen = [Video(v.stem, v.features[:max_snippets], v.is_anomalous, v.class_name) for v in videos[:max_videos]]
     ref = score_videos(reference, chosen, torch.device("cpu"))

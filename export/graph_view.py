@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from train.atomic import atomic_path
+from ucfdvs.atomic import atomic_path
 
 COLOURS = {"Input": "#9ecae1", "Output": "#9ecae1", "Affine": "#fdd0a2", "Linear": "#fdd0a2", "Scale": "#fdae6b",
            "Delay": "#d9d9d9", "LIF": "#a1d99b", "LI": "#c7e9c0"}

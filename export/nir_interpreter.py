@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Delay", "LIF", "LI")
 SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
@@ -181,7 +181,7 @@ class NIRInterpreter:
     """
 
     def __init__(self, source: str | Path | Any, dtype: torch.dtype = torch.float64) -> None:
-        from export.to_nir import read_nir
+        from ucfdvs.export.to_nir import read_nir
 
         where = source if isinstance(source, (str, Path)) else "NIR graph"
         graph = read_nir(source) if isinstance(source, (str, Path)) else source

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from train.atomic import atomic_path
-from train.errors import UserError
-from train.model.msf import MSF
-from train.model.neurons import neuron
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.msf import MSF
+from ucfdvs.train.model.neurons import neuron
 
 DEFAULT_STEPS = 64  # tracing time grows about quadratically with the window (minutes at 64)
 OPSET = 17

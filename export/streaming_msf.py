@@ -30,9 +30,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
+from ucfdvs.timebase import SNIPPET_S
 
-DT_SECONDS = 0.533328  # one snippet: 16 frames at 30 fps (533,328 us)
+DT_SECONDS = SNIPPET_S  # one snippet: 16 frames at 30 fps (533,328 us)
 STREAMING_FORMAT = "ucfdvs-streaming/1"
 
 SYNAPSES = ("affine", "linear", "scale")
@@ -360,7 +361,7 @@ class StreamingMSF(nn.Module):
 
 def save_streaming(path: Any, model: StreamingMSF | StreamingNet, extra: dict | None = None) -> None:
     """Write a streaming checkpoint atomically (``format`` ``ucfdvs-streaming/1``)."""
-    from train.atomic import atomic_path
+    from ucfdvs.atomic import atomic_path
 
     net = model.net if isinstance(model, StreamingMSF) else model
     payload = {**net.payload(), **(extra or {})}

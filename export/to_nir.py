@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.streaming_msf import StreamingMSF, StreamingNet
-from train import __version__
-from train.atomic import atomic_path
-from train.errors import UserError
+from ucfdvs.export.streaming_msf import StreamingMSF, StreamingNet
+from ucfdvs import __version__
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
 
 CONVENTIONS = (
     "one step = dt = one snippet; synapse nodes (Affine, Linear, Scale) delay one step: y[t] = W u[t-1] + b, y[0] = b; "

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from neuro_runtime.emulator import Emulator
-from neuro_runtime.graph_check import RuntimeGraph, load_graph
-from neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
-from neuro_runtime.records import RunRecord
+from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord
 
 __all__ = [
     "Emulator", "RuntimeGraph", "load_graph", "QuantizationWarning", "QuantizedGraph", "quantize",
@@ -33,13 +33,13 @@ __all__ = [
 
 def run_lava(*args: Any, **kwargs: Any) -> list[RunRecord]:
     """See :func:`neuro_runtime.lava_run.run_lava` (imports Lava)."""
-    from neuro_runtime.lava_run import run_lava as _run
+    from ucfdvs.neuro_runtime.lava_run import run_lava as _run
 
     return _run(*args, **kwargs)
 
 
 def build_lava(*args: Any, **kwargs: Any) -> Any:
     """See :func:`neuro_runtime.lava_build.build_lava` (imports Lava)."""
-    from neuro_runtime.lava_build import build_lava as _build
+    from ucfdvs.neuro_runtime.lava_build import build_lava as _build
 
     return _build(*args, **kwargs)

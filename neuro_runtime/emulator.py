@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from neuro_runtime.graph_check import RuntimeGraph, load_graph
-from neuro_runtime.quantize import QuantizedGraph, quantize
-from neuro_runtime.records import RunRecord, count_synaptic_events
-from neuro_runtime.semantics import PRECISIONS, lif_fixed_update, shift_exp, wrap_int32
-from train.errors import UserError
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.quantize import QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord, count_synaptic_events
+from ucfdvs.neuro_runtime.semantics import PRECISIONS, lif_fixed_update, shift_exp, wrap_int32
+from ucfdvs.errors import UserError
 
 
 def check_sequences(graph: RuntimeGraph, x: Any) -> np.ndarray:

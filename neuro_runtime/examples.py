@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-DT = 0.533328
+from ucfdvs.timebase import SNIPPET_S
+
+DT = SNIPPET_S
 TAU = 1.6 * DT
 
 

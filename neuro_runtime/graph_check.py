@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
 NEURON_TYPES = ("LIF", "CubaLIF", "LI")

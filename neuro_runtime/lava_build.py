@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from neuro_runtime.graph_check import RuntimeGraph
-from neuro_runtime.quantize import QuantizedGraph, quantize
-from neuro_runtime.semantics import GRADED_MESSAGE_BITS, PRECISIONS
-from train.errors import UserError
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph
+from ucfdvs.neuro_runtime.quantize import QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.semantics import GRADED_MESSAGE_BITS, PRECISIONS
+from ucfdvs.errors import UserError
 
 
 @dataclass
@@ -120,7 +120,7 @@ class LavaNetwork:
     def run_cfg(self) -> Any:
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        from neuro_runtime.lava_procs import SYNAPSE_MODELS
+        from ucfdvs.neuro_runtime.lava_procs import SYNAPSE_MODELS
 
         return Loihi2SimCfg(select_tag=self.precision,
                             exception_proc_model_map=dict(SYNAPSE_MODELS[self.synapses][self.precision]))
@@ -329,7 +329,7 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
     from lava.proc.dense.process import Dense, DelayDense
     from lava.utils.weightutils import SignMode
 
-    from neuro_runtime.lava_procs import GradedLI, GradedSource, Readout, RecLIF
+    from ucfdvs.neuro_runtime.lava_procs import GradedLI, GradedSource, Readout, RecLIF
 
     if io == "shm":
         base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None

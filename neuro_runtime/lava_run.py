@@ -22,12 +22,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from neuro_runtime.emulator import check_sequences, dequantize_output
-from neuro_runtime.graph_check import RuntimeGraph, load_graph
-from neuro_runtime.lava_build import LavaNetwork, build_lava
-from neuro_runtime.quantize import QuantizedGraph, quantize
-from neuro_runtime.records import RunRecord, count_synaptic_events
-from train.errors import UserError
+from ucfdvs.neuro_runtime.emulator import check_sequences, dequantize_output
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.lava_build import LavaNetwork, build_lava
+from ucfdvs.neuro_runtime.quantize import QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord, count_synaptic_events
+from ucfdvs.errors import UserError
 
 
 def run_lava(

@@ -39,12 +39,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuro_runtime.graph_check import Projection, RuntimeGraph
-from neuro_runtime.semantics import (
+from ucfdvs.neuro_runtime.graph_check import Projection, RuntimeGraph
+from ucfdvs.neuro_runtime.semantics import (
     ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_MAX, BIAS_MANT_MIN, DECAY_UNITY, GRADED_MAX, LI_MSG_SHIFT,
     MAX_UV, VTH_MAX,
 )
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 
 class QuantizationWarning(UserWarning):

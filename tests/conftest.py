@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from train.cli import main
-from train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+from ucfdvs.cli import main
+from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 TINY = SyntheticFeatureConfig(n_train=16, n_test=8, median_snippets=30, min_snippets=8, max_snippets=60)

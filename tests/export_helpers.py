@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from train.model.msf import MSF, MSFConfig
+from ucfdvs.train.model.msf import MSF, MSFConfig
 
 TINY_MSF = MSFConfig(feature_dim=32, dim=8, gcn_hidden=4, dilations=(1, 2, 4))
 

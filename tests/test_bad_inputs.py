@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from train.checkpoint import save_checkpoint
-from train.layout import FeatureLayout, read_split
-from train.model.registry import build_model
+from ucfdvs.train.checkpoint import save_checkpoint
+from ucfdvs.train.layout import FeatureLayout, read_split
+from ucfdvs.train.model.registry import build_model
 
 
 @pytest.fixture

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from benchmarks.suite.backends import BackendRun
-from benchmarks.suite.constants import DEFAULT_PATH, load_constants
-from benchmarks.suite.energy import PJ, horowitz_energy, loihi_energy, measure_nvml
-from benchmarks.suite.ops import LayerCount, OpCount
-from benchmarks.suite.report import backend_energy
-from train.errors import UserError
+from ucfdvs.benchmarks.suite.backends import BackendRun
+from ucfdvs.benchmarks.suite.constants import DEFAULT_PATH, load_constants
+from ucfdvs.benchmarks.suite.energy import PJ, horowitz_energy, loihi_energy, measure_nvml
+from ucfdvs.benchmarks.suite.ops import LayerCount, OpCount
+from ucfdvs.benchmarks.suite.report import backend_energy
+from ucfdvs.errors import UserError
 
 
 def test_default_constants_are_the_published_figures():

@@ -7,11 +7,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.suite.constants import DEFAULT_PATH, load_constants
-from benchmarks.suite.ops import OpCounter, count_graph, count_reference, graph_fan_out, graph_targets
-from benchmarks.suite.resources import loihi2_resources
-from neuro_runtime import Emulator, load_graph
-from neuro_runtime.examples import DT, TAU, msf_like_graph
+from ucfdvs.benchmarks.suite.constants import DEFAULT_PATH, load_constants
+from ucfdvs.benchmarks.suite.ops import OpCounter, count_graph, count_reference, graph_fan_out, graph_targets
+from ucfdvs.benchmarks.suite.resources import loihi2_resources
+from ucfdvs.neuro_runtime import Emulator, load_graph
+from ucfdvs.neuro_runtime.examples import DT, TAU, msf_like_graph
 
 
 def tiny_graph():
@@ -79,7 +79,7 @@ class TinySNN(nn.Module):
 
     def __init__(self):
         super().__init__()
-        import train.model.neurons  # noqa: F401  (imports SpikingJelly with its banners silenced)
+        import ucfdvs.train.model.neurons  # noqa: F401  (imports SpikingJelly with its banners silenced)
         from spikingjelly.activation_based import neuron
 
         self.a = nn.Linear(2, 3, bias=False)
@@ -125,7 +125,7 @@ def test_op_counter_by_hand():
 
 def spiking_msf():
     """A small MSF whose every spiking layer fires part of the time (weights scaled up, a quarter negated)."""
-    from train.model.msf import MSF, MSFConfig
+    from ucfdvs.train.model.msf import MSF, MSFConfig
 
     torch.manual_seed(5)
     model = MSF(MSFConfig(feature_dim=8, dim=2, gcn_hidden=3, dilations=(1, 2, 4))).eval()  # C != H: gc1 has its Conv1d
@@ -138,7 +138,7 @@ def spiking_msf():
 
 def test_reference_counts_follow_the_msf_structure():
     """count_reference on the MSF = its operators counted by hand from the recorded spikes."""
-    from train.model.neurons import record_spikes
+    from ucfdvs.train.model.neurons import record_spikes
 
     model = spiking_msf()
     t, d, c, h = 9, 8, 2, 3

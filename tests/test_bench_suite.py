@@ -8,17 +8,17 @@ import nir
 import pytest
 import torch
 
-from benchmarks.suite.cli import add_bench_commands
-from benchmarks.suite.report import ORIGINS
-from neuro_runtime.examples import msf_like_graph
-from train.checkpoint import save_checkpoint
-from train.cli import _add_data_arguments
-from train.errors import UserError
-from train.model.registry import build_model
+from ucfdvs.benchmarks.suite.cli import add_bench_commands
+from ucfdvs.benchmarks.suite.report import ORIGINS
+from ucfdvs.neuro_runtime.examples import msf_like_graph
+from ucfdvs.train.checkpoint import save_checkpoint
+from ucfdvs.cli import _add_data_arguments
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.registry import build_model
 
 
 def bench(*args):
-    """`ucfdvs bench ARGS` in-process (the lead wires it into train.cli); returns the exit status."""
+    """`ucfdvs bench ARGS` in-process (the lead wires it into ucfdvs.cli); returns the exit status."""
     parser = argparse.ArgumentParser(prog="ucfdvs")
     add_bench_commands(parser.add_subparsers(dest="command"), _add_data_arguments)
     parsed = parser.parse_args(["bench", *[str(a) for a in args]])
@@ -133,7 +133,7 @@ def test_streaming_pytorch_agrees_with_emulator(bench_run):
 
 
 def test_failed_backend_is_reported_and_others_finish(inputs, tiny_data, tmp_path, monkeypatch):
-    import benchmarks.suite.bench as suite_bench
+    import ucfdvs.benchmarks.suite.bench as suite_bench
 
     def boom(*_args, **_kwargs):
         raise RuntimeError("interpreter exploded")
@@ -159,7 +159,7 @@ def test_missing_checkpoint_reports_reference_missing(inputs, tiny_data, tmp_pat
 
 
 def test_interrupted_run_leaves_nothing(inputs, tiny_data, tmp_path, monkeypatch):
-    import benchmarks.suite.bench as suite_bench
+    import ucfdvs.benchmarks.suite.bench as suite_bench
 
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
@@ -193,9 +193,9 @@ def test_graph_of_wrong_width_fails_only_graph_backends(inputs, tiny_data, tmp_p
 def test_unimportable_streaming_model_is_reported_missing(inputs, tiny_data, tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setitem(sys.modules, "export.nir_interpreter", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "ucfdvs.export.nir_interpreter", None)  # import raises ImportError
     out = tmp_path / "out"
     assert bench("--data", tiny_data, "--nir", inputs / "graph.nir", "--backends", "streaming,emu_float", "--out", out) == 0
     b = json.loads((out / "results.json").read_text())["backends"]
-    assert b["streaming"]["status"] == "missing" and "export.nir_interpreter does not import" in b["streaming"]["error"]
+    assert b["streaming"]["status"] == "missing" and "ucfdvs.export.nir_interpreter does not import" in b["streaming"]["error"]
     assert b["emu_float"]["status"] == "ok"

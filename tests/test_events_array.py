@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.errors import UserError
-from train.events import EVENT_DTYPE, Geometry, empty_events, make_events, validate_events
+from ucfdvs.errors import UserError
+from ucfdvs.events import EVENT_DTYPE, Geometry, empty_events, make_events, validate_events
 
 GEO = Geometry(64, 32)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from spikingjelly.datasets import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
 
-import train.events.frames as frames_module
-from train.events import (
+import ucfdvs.events.frames as frames_module
+from ucfdvs.events import (
     DEFAULT_DURATION_US,
     Geometry,
     frame_index_by_duration,

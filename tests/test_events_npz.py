@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.errors import UserError
-from train.events import EVENT_DTYPE, Geometry, make_events, read_npz, write_npz
+from ucfdvs.errors import UserError
+from ucfdvs.events import EVENT_DTYPE, Geometry, make_events, read_npz, write_npz
 
 GEO = Geometry(1280, 720)
 

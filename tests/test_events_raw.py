@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from train.errors import UserError
-from train.events import Geometry, evt3_writer, iter_raw, make_events, read_raw, read_raw_header, write_evt3
+from ucfdvs.errors import UserError
+from ucfdvs.events import Geometry, evt3_writer, iter_raw, make_events, read_raw, read_raw_header, write_evt3
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 EVT3_FILE = DATA / "prophesee_gen41_evt3_sample.raw"

@@ -8,20 +8,20 @@ import numpy as np
 import pytest
 import torch
 
-from export.convert import (
+from ucfdvs.export.convert import (
     DISTANCE_DECAY, GraphBuilder, add_conv_taps, add_graph_layer, convert, fold_batchnorm, layout,
 )
-from export.streaming_msf import StreamingNet, NodeSpec
+from ucfdvs.export.streaming_msf import StreamingNet, NodeSpec
 from export_helpers import TINY_MSF, active_msf, features
-from train.errors import UserError
-from train.model.linear_mil import LinearMIL
-from train.model.spiking_gcn import distance_adjacency
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.linear_mil import LinearMIL
+from ucfdvs.train.model.spiking_gcn import distance_adjacency
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
-    from export.finetune import torch_threads
+    from ucfdvs.export.finetune import torch_threads
 
     with torch_threads(1):
         yield

@@ -7,18 +7,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from export.convert import convert
-from export.finetune import finetune, finetune_config
-from export.streaming_msf import StreamingMSF, StreamingNet, save_streaming
+from ucfdvs.export.convert import convert
+from ucfdvs.export.finetune import finetune, finetune_config
+from ucfdvs.export.streaming_msf import StreamingMSF, StreamingNet, save_streaming
 from export_helpers import active_msf
-from train.layout import FeatureLayout
-from train.model.msf import MSF, MSFConfig
+from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.train.model.msf import MSF, MSFConfig
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
-    from export.finetune import torch_threads
+    from ucfdvs.export.finetune import torch_threads
 
     with torch_threads(1):
         yield

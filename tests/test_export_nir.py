@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from train.cli import main as export_main
-from export.convert import GraphBuilder, convert
-from export.graph_view import has_cycle, node_table
-from export.nir_interpreter import NIRInterpreter
+from ucfdvs.cli import main as export_main
+from ucfdvs.export.convert import GraphBuilder, convert
+from ucfdvs.export.graph_view import has_cycle, node_table
+from ucfdvs.export.nir_interpreter import NIRInterpreter
 from export_helpers import active_msf, features
-from export.to_nir import read_nir, to_nir_graph, write_nir
-from train.cli import main as train_main
-from train.errors import UserError
+from ucfdvs.export.to_nir import read_nir, to_nir_graph, write_nir
+from ucfdvs.cli import main as train_main
+from ucfdvs.errors import UserError
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
-    from export.finetune import torch_threads
+    from ucfdvs.export.finetune import torch_threads
 
     with torch_threads(1):
         yield
@@ -88,7 +88,7 @@ def test_interpreter_reproduces_spikes_exactly_and_scores(nir_file: Path, stream
 
 
 def test_neuro_runtime_emulator_agrees(nir_file: Path, streaming) -> None:
-    emulator = pytest.importorskip("neuro_runtime.emulator")
+    emulator = pytest.importorskip("ucfdvs.neuro_runtime.emulator")
     net = streaming.net.double()
     try:
         x = features(2, 20).double()
@@ -201,8 +201,8 @@ def test_cli_export_writes_nir_the_interpreter_runs(tiny_checkpoints, tiny_data:
     graph = nir.read(out)
     assert any(isinstance(n, nir.Delay) for n in graph.nodes.values()) and has_cycle(graph)
     assert png.stat().st_size > 1000
-    from export.cli import load_for_export
-    from train.layout import FeatureLayout, load_split
+    from ucfdvs.export.cli import load_for_export
+    from ucfdvs.train.layout import FeatureLayout, load_split
 
     model, _, _ = load_for_export(tiny_checkpoints["msf"], 2, None)
     videos = load_split(FeatureLayout(tiny_data), "test")[:2]
@@ -251,8 +251,8 @@ def test_exported_msf_runs_in_lava(nir_file: Path, streaming) -> None:
     """The exported MSF in the real Lava simulator: floating_pt against the streaming model
     (identical spikes, scores within 1e-5), fixed_pt against the emulator (bit-identical)."""
     pytest.importorskip("lava.magma.core.run_configs")
-    from neuro_runtime import Emulator, load_graph, quantize, run_lava
-    from neuro_runtime.lava_build import build_lava
+    from ucfdvs.neuro_runtime import Emulator, load_graph, quantize, run_lava
+    from ucfdvs.neuro_runtime.lava_build import build_lava
 
     graph = load_graph(nir_file)
     x = features(2, 16).double()

@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from export.onnx_export import export_onnx, run_onnx
+from ucfdvs.export.onnx_export import export_onnx, run_onnx
 from export_helpers import active_msf, features
-from train.errors import UserError
-from train.model.linear_mil import LinearMIL
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.linear_mil import LinearMIL
 
 
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
-    from export.finetune import torch_threads
+    from ucfdvs.export.finetune import torch_threads
 
     with torch_threads(1):
         yield

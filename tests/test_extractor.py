@@ -8,17 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from train.errors import UserError
-from train.extractor import (
+from ucfdvs.errors import UserError
+from ucfdvs.train.extractor import (
     CLASSES, BackboneConfig, PretrainConfig, SpikingBackbone, extract_features, load_extractor, pretrain_extractor,
     save_extractor,
 )
-from train.extractor.backbone import readout
-from train.extractor.checkpoint import EXTRACTOR_FORMAT
-from train.extractor.event_frames import snippet_windows
-from train.extractor.pretrain import clip_bank, clip_metrics, prior_shift
-from train.layout import FeatureLayout, load_ground_truth, load_split, read_split
-from train.synthetic_events import SMALL_CONFIG, write_synthetic_events
+from ucfdvs.train.extractor.backbone import readout
+from ucfdvs.train.extractor.checkpoint import EXTRACTOR_FORMAT
+from ucfdvs.train.extractor.event_frames import snippet_windows
+from ucfdvs.train.extractor.pretrain import clip_bank, clip_metrics, prior_shift
+from ucfdvs.train.layout import FeatureLayout, load_ground_truth, load_split, read_split
+from ucfdvs.train.synthetic_events import SMALL_CONFIG, write_synthetic_events
 
 TINY = BackboneConfig(width=16, height=12, channels=(4, 8), feature_dim=8)
 
@@ -178,7 +178,7 @@ def test_sew_residual_variant_runs():
 def test_commands_register_and_run(tmp_path, capsys):
     import argparse
 
-    from train.extractor.commands import register
+    from ucfdvs.train.extractor.commands import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command", required=True))

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from train.errors import UserError
-from train.extractor import BackboneConfig, SpikingBackbone
+from ucfdvs.errors import UserError
+from ucfdvs.train.extractor import BackboneConfig, SpikingBackbone
 
 pytest.importorskip("lava.lib.dl.netx", reason="lava-dl cannot be imported")
 
-from neuro_runtime.extractor_lava import compare_lava_torch, export_netx  # noqa: E402
+from ucfdvs.export.extractor_netx import compare_lava_torch, export_netx  # noqa: E402
 
 
 def _tiny(residual: bool = False) -> SpikingBackbone:

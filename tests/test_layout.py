@@ -6,9 +6,9 @@ import pickle
 import numpy as np
 
 from conftest import TINY
-from train.layout import FeatureLayout, frame_labels_for, load_ground_truth, load_split, read_split
-from train.synthetic_features import SyntheticFeatureConfig, class_counts, generate, write_synthetic_features
-from train.ucf_classes import ANOMALY_CLASSES, class_of
+from ucfdvs.train.layout import FeatureLayout, frame_labels_for, load_ground_truth, load_split, read_split
+from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, class_counts, generate, write_synthetic_features
+from ucfdvs.train.ucf_classes import ANOMALY_CLASSES, class_of
 
 
 def test_layout_round_trip(tiny_data):

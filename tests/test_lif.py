@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from train.model.neurons import lif, reset_states
+from ucfdvs.train.model.neurons import lif, reset_states
 
 
 def hand_lif(inputs, threshold=1.0, tau=1.6):

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from train.loss import mil_loss
+from ucfdvs.train.loss import mil_loss
 
 
 def test_loss_hand_computed():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from train.metrics import ScoredVideo, frame_metrics, snippet_to_frame_scores
+from ucfdvs.train.metrics import ScoredVideo, frame_metrics, snippet_to_frame_scores
 
 
 def test_frame_repetition_and_cut():

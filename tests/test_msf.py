@@ -3,11 +3,11 @@
 import pytest
 import torch
 
-from train.model.local_branch import LocalBranch
-from train.model.msf import MSF, MSFConfig
-from train.model.neurons import record_spikes, spiking_layer_names
-from train.model.spiking_gcn import GlobalBranch, distance_adjacency, similarity_adjacency, valid_mask
-from train.model.tim import TemporalInteraction
+from ucfdvs.train.model.local_branch import LocalBranch
+from ucfdvs.train.model.msf import MSF, MSFConfig
+from ucfdvs.train.model.neurons import record_spikes, spiking_layer_names
+from ucfdvs.train.model.spiking_gcn import GlobalBranch, distance_adjacency, similarity_adjacency, valid_mask
+from ucfdvs.train.model.tim import TemporalInteraction
 
 
 def hand_lif_step(v, x, threshold, tau=1.6):

@@ -13,9 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from neuro_runtime import Emulator, QuantizationWarning, load_graph, quantize
-from neuro_runtime import examples as ex
-from train.errors import UserError
+from ucfdvs.neuro_runtime import Emulator, QuantizationWarning, load_graph, quantize
+from ucfdvs.neuro_runtime import examples as ex
+from ucfdvs.errors import UserError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def test_import_without_lava() -> None:
     code = (
         "import sys; sys.modules['lava'] = None\n"
         "import numpy as np, neuro_runtime\n"
-        "from neuro_runtime import examples, load_graph, Emulator\n"
+        "from ucfdvs.neuro_runtime import examples, load_graph, Emulator\n"
         "g = load_graph(examples.recurrent_graph())\n"
         "r = Emulator(g, 'fixed_pt').run(np.ones((5, 3)))\n"
         "assert not any(m.startswith('lava') and sys.modules[m] is not None for m in sys.modules)\n"

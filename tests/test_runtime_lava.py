@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("lava.magma.core.run_configs")
 
-from neuro_runtime import Emulator, load_graph, quantize, run_lava  # noqa: E402
-from neuro_runtime import examples as ex  # noqa: E402
-from neuro_runtime.lava_build import build_lava  # noqa: E402
+from ucfdvs.neuro_runtime import Emulator, load_graph, quantize, run_lava  # noqa: E402
+from ucfdvs.neuro_runtime import examples as ex  # noqa: E402
+from ucfdvs.neuro_runtime.lava_build import build_lava  # noqa: E402
 
 GRAPHS = {"branching": ex.branching_graph, "recurrent": ex.recurrent_graph, "delayed": ex.delayed_graph}
 
@@ -185,7 +185,7 @@ def test_fixed_delay_beyond_loihi_limit_is_refused() -> None:
     g = ex.delayed_graph()
     g.nodes["d1"].delay = np.full(4, 70 * ex.DT)
     rg = load_graph(nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata=g.metadata))
-    from train.errors import UserError
+    from ucfdvs.errors import UserError
 
     with pytest.raises(UserError, match="70 steps.*6-bit"):
         build_lava(rg, "fixed_pt", buf_len=4)
@@ -200,8 +200,8 @@ def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
     script.write_text(
         "import numpy as np\n"
-        "from neuro_runtime import load_graph, run_lava\n"
-        "from neuro_runtime.examples import recurrent_graph\n"
+        "from ucfdvs.neuro_runtime import load_graph, run_lava\n"
+        "from ucfdvs.neuro_runtime.examples import recurrent_graph\n"
         "rg = load_graph(recurrent_graph())\n"
         "try:\n"
         "    run_lava(rg, np.random.rand(200, 300, 3), 'floating_pt', progress=False,\n"

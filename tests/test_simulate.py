@@ -6,7 +6,7 @@ import nir
 import numpy as np
 import pytest
 
-from neuro_runtime.examples import msf_like_graph
+from ucfdvs.neuro_runtime.examples import msf_like_graph
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,8 @@ def test_emulator_and_lava_agree_on_test_videos(graph_file, tiny_data, run_cli, 
 
 
 def test_scores_are_the_output_shifted_by_the_latency(graph_file, tiny_data, run_cli, tmp_path):
-    from neuro_runtime import Emulator, load_graph
-    from train.layout import FeatureLayout, load_split
+    from ucfdvs.neuro_runtime import Emulator, load_graph
+    from ucfdvs.train.layout import FeatureLayout, load_split
 
     out = tmp_path / "emu"
     assert run_cli(*simulate_args(graph_file, tiny_data, out, "emu", "float", videos=1))[0] == 0

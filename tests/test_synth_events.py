@@ -8,11 +8,11 @@ import pickle
 import numpy as np
 import pytest
 
-from train.dvs_simulator import DVSConfig, DVSSimulator
-from train.events import Geometry, read_npz, read_raw
-from train.layout import FeatureLayout, read_split
-from train.synthetic_events import SMALL_CONFIG, recording, simulate_scene_events, video_names, write_synthetic_events
-from train.ucf_classes import ANOMALY_CLASSES, FRAME_US, class_of, is_normal
+from ucfdvs.train.dvs_simulator import DVSConfig, DVSSimulator
+from ucfdvs.events import Geometry, read_npz, read_raw
+from ucfdvs.train.layout import FeatureLayout, read_split
+from ucfdvs.train.synthetic_events import SMALL_CONFIG, recording, simulate_scene_events, video_names, write_synthetic_events
+from ucfdvs.train.ucf_classes import ANOMALY_CLASSES, FRAME_US, class_of, is_normal
 
 CLEAN = DVSConfig(threshold_sigma=0.0, refractory_us=0, leak_hz=0.0, shot_noise_hz=0.0)
 

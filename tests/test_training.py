@@ -6,7 +6,7 @@ import json
 import numpy as np
 import torch
 
-from train.checkpoint import load_checkpoint
+from ucfdvs.train.checkpoint import load_checkpoint
 
 
 def train_args(data, out, iterations, *extra):

@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from train.atomic import atomic_path
-from train.errors import UserError
-from train.model.registry import build_model
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.registry import build_model
 
 CHECKPOINT_FORMAT = "ucfdvs-checkpoint/1"
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.events import EVENT_DTYPE, Geometry
+from ucfdvs.events import EVENT_DTYPE, Geometry
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from train.atomic import atomic_dir
-from train.layout import FeatureLayout, Video, frame_labels_for, load_ground_truth, load_split
-from train.metrics import ScoredVideo, frame_metrics, json_ready
-from train.plots import plot_roc, plot_video_scores
+from ucfdvs.atomic import atomic_dir
+from ucfdvs.train.layout import FeatureLayout, Video, frame_labels_for, load_ground_truth, load_split
+from ucfdvs.train.metrics import ScoredVideo, frame_metrics, json_ready
+from ucfdvs.train.plots import plot_roc, plot_video_scores
 
 
 @torch.no_grad()

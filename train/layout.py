@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import UserError
-from train.safe_pickle import load_restricted_pickle
-from train.ucf_classes import FRAMES_PER_SNIPPET, class_of, is_normal
+from ucfdvs.errors import UserError
+from ucfdvs.train.safe_pickle import load_restricted_pickle
+from ucfdvs.train.ucf_classes import FRAMES_PER_SNIPPET, class_of, is_normal
 
 DEFAULT_EXTRACTOR = "Spikingformer"
 DEFAULT_MODALITY = "feature_hardvs"

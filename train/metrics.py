@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix, roc_auc_score
 
-from train.ucf_classes import FRAMES_PER_SNIPPET
+from ucfdvs.train.ucf_classes import FRAMES_PER_SNIPPET
 
 ALARM_THRESHOLD = 0.5
 

@@ -11,8 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from train.atomic import atomic_path  # noqa: E402
-from train.metrics import ScoredVideo  # noqa: E402
+from ucfdvs.atomic import atomic_path  # noqa: E402
+from ucfdvs.train.metrics import ScoredVideo  # noqa: E402
 
 
 def _save(figure: plt.Figure, path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from train.layout import Video
+from ucfdvs.train.layout import Video
 
 
 @dataclass(frozen=True)

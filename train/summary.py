@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from train.atomic import atomic_path
-from train.errors import UserError
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
 
 MAIN_KEYS = ("auc_all", "auc_abnormal", "far_all", "far_normal")
 

@@ -29,14 +29,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from train.atomic import atomic_dir
-from train.dvs_simulator import DVSConfig, DVSSimulator
-from train.errors import UserError
-from train.events import EVENT_DTYPE, Geometry, write_evt3, write_npz
-from train.layout import FeatureLayout
-from train.synthetic_features import FeatureWorld, SyntheticFeatureConfig, _names, check_split_config
-from train.synthetic_scenes import build_scene
-from train.ucf_classes import FRAME_US, FRAMES_PER_SNIPPET, NORMAL_CLASS
+from ucfdvs.atomic import atomic_dir
+from ucfdvs.train.dvs_simulator import DVSConfig, DVSSimulator
+from ucfdvs.errors import UserError
+from ucfdvs.events import EVENT_DTYPE, Geometry, write_evt3, write_npz
+from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.train.synthetic_features import FeatureWorld, SyntheticFeatureConfig, _names, check_split_config
+from ucfdvs.train.synthetic_scenes import build_scene
+from ucfdvs.train.ucf_classes import FRAME_US, FRAMES_PER_SNIPPET, NORMAL_CLASS
 
 logger = logging.getLogger(__name__)
 

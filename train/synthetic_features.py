@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.atomic import atomic_dir
-from train.layout import FeatureLayout
-from train.ucf_classes import ANOMALY_CLASSES, FRAMES_PER_SNIPPET
+from ucfdvs.atomic import atomic_dir
+from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.train.ucf_classes import ANOMALY_CLASSES, FRAMES_PER_SNIPPET
 
 # Per-class share of UCF-Crime-DVS's official splits (number of videos per class).
 TRAIN_CLASS_COUNTS = dict(zip(ANOMALY_CLASSES, (48, 45, 41, 47, 87, 29, 45, 127, 145, 27, 29, 95, 45)))

@@ -19,8 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from train.events import Geometry
-from train.ucf_classes import ANOMALY_CLASSES
+from ucfdvs.events import Geometry
+from ucfdvs.train.ucf_classes import ANOMALY_CLASSES
 
 ANOMALY_SIGNATURES: dict[str, str] = {
     "Abuse": "a large blob striking a small, shaking one at ~1.5 Hz",

@@ -18,15 +18,15 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from train.atomic import atomic_path
-from train.checkpoint import load_checkpoint, save_checkpoint
-from train.errors import UserError
-from train.evaluate import TestSet
-from train.layout import FeatureLayout, load_split
-from train.loss import LossParts, mil_loss
-from train.model.neurons import select_backend
-from train.model.registry import build_model
-from train.sampling import Batch, BatchSampler
+from ucfdvs.atomic import atomic_path
+from ucfdvs.train.checkpoint import load_checkpoint, save_checkpoint
+from ucfdvs.errors import UserError
+from ucfdvs.train.evaluate import TestSet
+from ucfdvs.train.layout import FeatureLayout, load_split
+from ucfdvs.train.loss import LossParts, mil_loss
+from ucfdvs.train.model.neurons import select_backend
+from ucfdvs.train.model.registry import build_model
+from ucfdvs.train.sampling import Batch, BatchSampler
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ Backends (names used in ``results.json``):
 * ``streaming``: the streaming MSF in PyTorch: the NIR graph run step by step by
   :class:`export.nir_interpreter.NIRInterpreter` (nirtorch), CPU;
 * ``emu_float`` / ``emu_fixed``: the NumPy emulator of Lava ``floating_pt`` / bit-accurate
-  ``fixed_pt`` on the full split (:func:`neuro_runtime.simulate.run_videos`, as ``ucfdvs simulate``);
+  ``fixed_pt`` on the full split (:func:`export.simulate.run_videos`, as ``ucfdvs simulate``);
 * ``lava_float`` / ``lava_fixed``: the real Lava simulator on ``--lava-videos`` videos evenly spread
   over the split (as ``ucfdvs simulate --videos N``), with the emulator re-run on that subset for
   an agreement check.
@@ -28,8 +28,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from benchmarks.suite.ops import OpCount, count_graph, count_reference
-from train.layout import Video
+from ucfdvs.benchmarks.suite.ops import OpCount, count_graph, count_reference
+from ucfdvs.train.layout import Video
 
 GRAPH_BACKENDS = ("emu_float", "emu_fixed", "lava_float", "lava_fixed")
 ALL_BACKENDS = ("reference", "streaming") + GRAPH_BACKENDS
@@ -103,7 +103,7 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
 
     ``nvml``: an :class:`benchmarks.suite.energy.EnergyCounter` to measure the scoring pass's
     energy on a CUDA device (repeated for ``nvml_seconds``)."""
-    from train.evaluate import score_videos
+    from ucfdvs.train.evaluate import score_videos
 
     model = checkpoint.model.to(device)
     if not hasattr(model, "config") or type(model).__name__ != "MSF":
@@ -121,7 +121,7 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
     run.counts = count_reference(model, [v.features for v in videos], device)
     run.spikes_per_population = {k: c.spikes for k, c in run.counts.layers.items()}
     if nvml is not None and device.type == "cuda":
-        from benchmarks.suite.energy import measure_nvml
+        from ucfdvs.benchmarks.suite.energy import measure_nvml
 
         run.gpu_energy = measure_nvml(lambda: score_videos(model, videos, device), nvml, sync, min_seconds=nvml_seconds)
     run.notes.append("offline model: a score needs the whole video (global graph convolution, centred convolutions)")
@@ -131,14 +131,14 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
 # -- NIR graph backends ------------------------------------------------------------------------
 
 def _inputs(videos: list[Video], latency: int) -> list[np.ndarray]:
-    from neuro_runtime.simulate import padded_input
+    from ucfdvs.export.simulate import padded_input
 
     return [padded_input(v, latency) for v in videos]
 
 
 def fixed_quant(graph, videos: list[Video]) -> tuple[Any, dict]:
     """The quantisation ``ucfdvs simulate`` uses for these videos (input range = max |feature|)."""
-    from neuro_runtime.quantize import QuantizationWarning, quantize
+    from ucfdvs.neuro_runtime.quantize import QuantizationWarning, quantize
 
     input_range = float(max(np.abs(v.features).max() for v in videos))
     with warnings.catch_warnings():  # recorded in quant.warnings and reported once
@@ -153,8 +153,8 @@ def _graph_counts(graph, videos: list[Video], latency: int, runs) -> OpCount:
 
 
 def run_graph(name: str, graph, videos: list[Video], progress: bool = False) -> BackendRun:
-    """``emu_*`` / ``lava_*``: :func:`neuro_runtime.simulate.run_videos` on ``videos``, timed."""
-    from neuro_runtime.simulate import run_videos, single_output
+    """``emu_*`` / ``lava_*``: :func:`export.simulate.run_videos` on ``videos``, timed."""
+    from ucfdvs.export.simulate import run_videos, single_output
 
     backend, precision = ("emu" if name.startswith("emu") else "lava"), ("fixed_pt" if name.endswith("fixed") else "floating_pt")
     _, latency = single_output(graph, graph.source or "graph")
@@ -184,8 +184,8 @@ def run_streaming(nir_source, graph, videos: list[Video], batch_size: int = 32) 
 
     Videos are batched by length; a video is padded with zeros after its end (the graph is causal,
     so padding never changes its scores); score i = sigmoid(output[i + latency])."""
-    from export.nir_interpreter import NIRInterpreter
-    from neuro_runtime.simulate import padded_input, sigmoid, single_output
+    from ucfdvs.export.nir_interpreter import NIRInterpreter
+    from ucfdvs.export.simulate import padded_input, sigmoid, single_output
 
     _, latency = single_output(graph, graph.source or "graph")
     t_build = time.perf_counter()

@@ -12,23 +12,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from benchmarks.suite.backends import (ALL_BACKENDS, BackendRun, failed, guarded, missing,
+from ucfdvs.benchmarks.suite.backends import (ALL_BACKENDS, BackendRun, failed, guarded, missing,
                                        run_graph, run_reference, run_streaming)
-from benchmarks.suite.constants import load_constants
-from benchmarks.suite.ops import graph_targets
-from benchmarks.suite.report import (SCHEMA, SNIPPET_S, backend_figures, comparison, fig, resources_figures,
+from ucfdvs.benchmarks.suite.constants import load_constants
+from ucfdvs.benchmarks.suite.ops import graph_targets
+from ucfdvs.benchmarks.suite.report import (SCHEMA, SNIPPET_S, backend_figures, comparison, fig, resources_figures,
                                      write_json, write_markdown, write_plots)
-from benchmarks.suite.resources import loihi2_resources
-from train.atomic import atomic_dir, check_output_dir
-from train.errors import UserError
-from train.layout import FeatureLayout
+from ucfdvs.benchmarks.suite.resources import loihi2_resources
+from ucfdvs.atomic import atomic_dir, check_output_dir
+from ucfdvs.errors import UserError
+from ucfdvs.train.layout import FeatureLayout
 
 log = logging.getLogger(__name__)
 
 
 def _graph(nir_path: Path | None, checkpoint) -> tuple[Any, Any, str, dict]:
     """(NIR source for the interpreter, RuntimeGraph, description, metadata) or raise with the reason."""
-    from neuro_runtime.graph_check import load_graph
+    from ucfdvs.neuro_runtime.graph_check import load_graph
 
     if nir_path is not None:
         import nir
@@ -41,8 +41,8 @@ def _graph(nir_path: Path | None, checkpoint) -> tuple[Any, Any, str, dict]:
         return nir_path, graph, f"`{nir_path}` (--nir)", meta
     if checkpoint is None:
         raise RuntimeError("no --nir graph and no MSF checkpoint to convert")
-    from export.convert import convert
-    from export.to_nir import to_nir_graph
+    from ucfdvs.export.convert import convert
+    from ucfdvs.export.to_nir import to_nir_graph
 
     nir_graph = to_nir_graph(convert(checkpoint.model.cpu()), checkpoint.sha256)
     return nir_graph, load_graph(nir_graph), "converted from --checkpoint by export.convert (not fine-tuned)", dict(nir_graph.metadata)
@@ -55,12 +55,12 @@ def run_bench(
     nvml_counter: Any = None, nvml_seconds: float = 5.0,
 ) -> dict:
     """Run the suite and write ``out``; returns the results dict (what ``results.json`` holds)."""
-    from benchmarks.environment import describe_machine
-    from neuro_runtime.simulate import spread_subset
-    from train.checkpoint import load_checkpoint
-    from train.evaluate import TestSet, scored_videos
-    from train.metrics import frame_metrics
-    from train.trainer import resolve_device
+    from ucfdvs.benchmarks.environment import describe_machine
+    from ucfdvs.export.simulate import spread_subset
+    from ucfdvs.train.checkpoint import load_checkpoint
+    from ucfdvs.train.evaluate import TestSet, scored_videos
+    from ucfdvs.train.metrics import frame_metrics
+    from ucfdvs.train.trainer import resolve_device
 
     check_output_dir(out, force)
     constants = load_constants(constants_path)
@@ -92,7 +92,7 @@ def run_bench(
     if "reference" in backends and "reference" not in runs:
         counter, reason = nvml_counter, ""
         if device.type == "cuda" and counter is None:
-            from benchmarks.suite.energy import open_nvml
+            from ucfdvs.benchmarks.suite.energy import open_nvml
 
             counter, reason = open_nvml(device.index or 0)
         run = guarded("reference", lambda: run_reference(ckpt, selected, device, counter, nvml_seconds))
@@ -113,7 +113,7 @@ def run_bench(
             for b in graph_backends:
                 runs[b] = missing(b, reason) if isinstance(err, (ImportError, RuntimeError)) else failed(b, err)
     if graph is not None:
-        from neuro_runtime.simulate import single_output
+        from ucfdvs.export.simulate import single_output
 
         if graph.input_size != selected[0].features.shape[1]:
             err = UserError(f"features have D={selected[0].features.shape[1]}, the graph's input has {graph.input_size} channels")
@@ -124,9 +124,9 @@ def run_bench(
             for b in graph_backends:
                 if b == "streaming":
                     try:
-                        import export.nir_interpreter  # noqa: F401
+                        import ucfdvs.export.nir_interpreter  # noqa: F401
                     except Exception as err:  # noqa: BLE001 - the colleague's package may be unfinished
-                        runs[b] = missing(b, f"streaming MSF unavailable: export.nir_interpreter does not import "
+                        runs[b] = missing(b, f"streaming MSF unavailable: ucfdvs.export.nir_interpreter does not import "
                                              f"({type(err).__name__}: {err})")
                         continue
                     runs[b] = guarded(b, lambda: run_streaming(nir_source, graph, selected))

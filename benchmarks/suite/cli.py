@@ -1,4 +1,4 @@
-"""The ``ucfdvs bench`` subcommand; ``train.cli`` registers it with
+"""The ``ucfdvs bench`` subcommand; ``ucfdvs.cli`` registers it with
 ``add_bench_commands(commands, _add_data_arguments)``."""
 
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from train.layout import FeatureLayout
+from ucfdvs.train.layout import FeatureLayout
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
-    from benchmarks.suite.backends import ALL_BACKENDS
-    from benchmarks.suite.bench import run_bench
+    from ucfdvs.benchmarks.suite.backends import ALL_BACKENDS
+    from ucfdvs.benchmarks.suite.bench import run_bench
 
     backends = tuple(args.backends.split(",")) if args.backends else ALL_BACKENDS
     results = run_bench(

@@ -10,13 +10,14 @@ file and the key.
 from __future__ import annotations
 
 import json
+from importlib import resources
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "energy_constants.json"
+DEFAULT_NAME = "ucfdvs.benchmarks/energy_constants.json"
 SCHEMA = "ucfdvs-energy-constants/1"
 
 
@@ -59,11 +60,15 @@ class Constants:
         return {k: {"value": c.value, "unit": c.unit, "source": c.source} for k, c in self.table.items()}
 
 
-def _read(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError("constants file not found", path)
+def _read(path: Path | None) -> dict:
+    """The ``constants`` object of a table: the user's file, or the packaged default when ``path`` is None."""
     try:
-        data = json.loads(path.read_text())
+        if path is None:
+            data = json.loads(resources.files("ucfdvs.benchmarks").joinpath("energy_constants.json").read_text())
+        elif not path.is_file():
+            raise UserError("constants file not found", path)
+        else:
+            data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UserError(f"not a readable JSON constants file ({err})", path) from None
     if not isinstance(data, dict) or not isinstance(data.get("constants"), dict):
@@ -108,8 +113,8 @@ def _parse(path: Path, raw: dict, defaults: dict[str, Constant] | None) -> dict[
 
 def load_constants(path: str | Path | None = None) -> Constants:
     """The default table, or a user's full copy of it checked against the default's keys and units."""
-    defaults = _parse(DEFAULT_PATH, _read(DEFAULT_PATH), None)
+    defaults = _parse(DEFAULT_NAME, _read(None), None)
     if path is None:
-        return Constants(defaults, str(DEFAULT_PATH))
+        return Constants(defaults, DEFAULT_NAME)
     path = Path(path)
     return Constants(_parse(path, _read(path), defaults), str(path))

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from benchmarks.suite.constants import Constants
+from ucfdvs.benchmarks.suite.constants import Constants
 
 PJ = 1e-12
 

@@ -193,7 +193,7 @@ _JOIN_OPS = ("cat", "concat", "concatenate", "stack")
 
 def _spiking_types() -> tuple[type, ...]:
     """SpikingJelly's neuron base class (imported through :mod:`train.model.neurons`, which silences its banners)."""
-    import train.model.neurons  # noqa: F401
+    import ucfdvs.train.model.neurons  # noqa: F401
     from spikingjelly.activation_based.neuron import BaseNode
 
     return (BaseNode,)

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.suite.backends import BackendRun
-from benchmarks.suite.constants import Constants
-from benchmarks.suite.energy import horowitz_energy, loihi_energy
-from benchmarks.suite.ops import OpCount
-from benchmarks.suite.resources import Resources
+from ucfdvs.benchmarks.suite.backends import BackendRun
+from ucfdvs.benchmarks.suite.constants import Constants
+from ucfdvs.benchmarks.suite.energy import horowitz_energy, loihi_energy
+from ucfdvs.benchmarks.suite.ops import OpCount
+from ucfdvs.benchmarks.suite.resources import Resources
+from ucfdvs.timebase import SNIPPET_S
 
 SCHEMA = "ucfdvs-bench/1"
 ORIGINS = ("measured", "simulated", "estimated", "published", "assumption")
-SNIPPET_S = 0.533328  # one snippet: 16 frames at 30 fps
 ACCURACY_KEYS = ("auc_all", "auc_abnormal", "far_all", "far_normal")
 
 
@@ -150,14 +150,14 @@ def backend_figures(run: BackendRun, metrics: dict | None, constants: Constants,
             "steps": fig(run.latency_steps, "steps (snippets) from a snippet's input to its score", "simulated"),
             "seconds": fig(run.latency_steps * SNIPPET_S + compute * (run.latency_steps + 1),
                            "s from a snippet's last event to its score", "estimated",
-                           "latency steps x 0.533328 s (real-time stream) + this machine's compute per step"),
+                           "latency steps x snippet length (real-time stream) + this machine's compute per step"),
         }
     else:
         mean_len = c.snippets / n_videos
         entry["latency"] = {
             "steps": fig(mean_len, "snippets (whole video, mean)", "measured"),
             "seconds": fig(mean_len * SNIPPET_S + run.wall_s / n_videos, "s from a video's first event to its scores",
-                           "estimated", "offline model: whole video (mean length x 0.533328 s) + compute per video"),
+                           "estimated", "offline model: whole video (mean length x snippet length) + compute per video"),
         }
     entry["throughput"] = {
         "snippets_per_second": fig(c.snippets / run.wall_s if run.wall_s else None, "snippets/s", "measured"),
@@ -372,7 +372,7 @@ def write_plots(out: Path, results: dict, scored: dict[str, list], n_videos: int
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from train.plots import plot_roc, plot_video_scores
+    from ucfdvs.train.plots import plot_roc, plot_video_scores
 
     figures: list[str] = []
     b = results["backends"]

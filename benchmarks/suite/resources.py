@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.suite.constants import Constants
+from ucfdvs.benchmarks.suite.constants import Constants
 
 
 @dataclass

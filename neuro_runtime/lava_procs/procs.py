@@ -59,7 +59,7 @@ from lava.proc.dense.process import DelayDense, Dense
 from lava.proc.lif.models import AbstractPyLifModelFixed, AbstractPyLifModelFloat, PyLifModelBitAcc, PyLifModelFloat
 from lava.proc.lif.process import LIF
 
-from neuro_runtime.semantics import LI_MSG_SHIFT
+from ucfdvs.neuro_runtime.semantics import LI_MSG_SHIFT
 
 
 class _ShmIO:

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from train.model.neurons import lif
-from train.ucf_classes import ANOMALY_CLASSES, FRAME_US, NORMAL_CLASS, SNIPPET_US
+from ucfdvs.train.model.neurons import lif
+from ucfdvs.train.ucf_classes import ANOMALY_CLASSES, FRAME_US, NORMAL_CLASS, SNIPPET_US
 
 CLASSES: tuple[str, ...] = ANOMALY_CLASSES + (NORMAL_CLASS,)
 """The 14 pretraining classes; index 13 is Normal."""

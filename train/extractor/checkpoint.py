@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from train.atomic import atomic_path
-from train.errors import UserError
-from train.extractor.backbone import BackboneConfig, SpikingBackbone
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
+from ucfdvs.train.extractor.backbone import BackboneConfig, SpikingBackbone
 
 EXTRACTOR_FORMAT = "ucfdvs-extractor/2"
 """Version 2: context frames before the snippet and the max-over-space readout (version 1 checkpoints are refused)."""

@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 
 def cmd_synth_events(args: argparse.Namespace) -> None:
-    from train.synthetic_events import SMALL_CONFIG, SyntheticEventConfig, write_synthetic_events
+    from ucfdvs.train.synthetic_events import SMALL_CONFIG, SyntheticEventConfig, write_synthetic_events
 
     config = SMALL_CONFIG if args.small else SyntheticEventConfig()
     summary = write_synthetic_events(args.out, config, seed=args.seed, force=args.force, progress=True)
@@ -22,7 +22,7 @@ def cmd_synth_events(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrain_extractor(args: argparse.Namespace) -> None:
-    from train.extractor.pretrain import PretrainConfig, pretrain_extractor
+    from ucfdvs.train.extractor.pretrain import PretrainConfig, pretrain_extractor
 
     if args.iterations < 1 or args.batch_size < 1:
         raise UserError("--iterations and --batch-size must be >= 1")
@@ -34,7 +34,7 @@ def cmd_pretrain_extractor(args: argparse.Namespace) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> None:
-    from train.extractor.extract import extract_features
+    from ucfdvs.train.extractor.extract import extract_features
 
     summary = extract_features(args.events, args.out, args.checkpoint, extractor=args.extractor,
                                modality=args.modality, force=args.force, progress=True)
@@ -43,8 +43,8 @@ def cmd_extract(args: argparse.Namespace) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the three subcommands to `ucfdvs`'s subparsers."""
-    from train.extractor.pretrain import PretrainConfig
-    from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
+    from ucfdvs.train.extractor.pretrain import PretrainConfig
+    from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
 
     synth = commands.add_parser("synth-events", help="write synthetic DVS recordings (npz + EVT 3.0 RAW) with splits and GT")
     synth.add_argument("--out", required=True, help="dataset root to create")

@@ -2,7 +2,7 @@
 
 A recording's events (t in us from its start) are cut into consecutive bins of `frame_us` (133,332 us =
 4 video frames at 30 fps, so 4 bins = one 533,328 us snippet), counted per pixel and polarity at the
-extractor's resolution (nearest-index downsampling, `train.events.scale_coordinates`) and thresholded:
+extractor's resolution (nearest-index downsampling, `ucfdvs.events.scale_coordinates`) and thresholded:
 1 where a pixel had at least one event in that bin, else 0. A snippet's input is the window of bins that ends
 with it (`snippet_windows`).
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import UserError
-from train.events import Geometry, integrate_segments, read_npz
+from ucfdvs.errors import UserError
+from ucfdvs.events import Geometry, integrate_segments, read_npz
 
 EVENTS_DIR = "events"
 

@@ -27,14 +27,14 @@ import torch
 from spikingjelly.activation_based import functional
 from tqdm import tqdm
 
-from train.atomic import atomic_dir, check_output_dir
-from train.errors import UserError
-from train.extractor.backbone import SpikingBackbone
-from train.extractor.checkpoint import load_extractor
-from train.extractor.event_frames import binary_bins, check_events_root, load_events, snippet_count, snippet_windows
-from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY, SPLITS, FeatureLayout, load_ground_truth, read_split
-from train.synthetic_events import read_geometry
-from train.ucf_classes import SNIPPET_US
+from ucfdvs.atomic import atomic_dir, check_output_dir
+from ucfdvs.errors import UserError
+from ucfdvs.train.extractor.backbone import SpikingBackbone
+from ucfdvs.train.extractor.checkpoint import load_extractor
+from ucfdvs.train.extractor.event_frames import binary_bins, check_events_root, load_events, snippet_count, snippet_windows
+from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY, SPLITS, FeatureLayout, load_ground_truth, read_split
+from ucfdvs.train.synthetic_events import read_geometry
+from ucfdvs.train.ucf_classes import SNIPPET_US
 
 logger = logging.getLogger(__name__)
 

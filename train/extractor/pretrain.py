@@ -31,17 +31,17 @@ from spikingjelly.activation_based import functional
 from torch import nn
 from tqdm import tqdm
 
-from train.errors import UserError
-from train.extractor.backbone import CLASSES, BackboneConfig, SpikingBackbone
-from train.extractor.checkpoint import save_extractor
-from train.extractor.event_frames import binary_bins, check_events_root, load_events
-from train.layout import FeatureLayout, read_split
-from train.dvs_simulator import DVSConfig
-from train.synthetic_events import (
+from ucfdvs.errors import UserError
+from ucfdvs.train.extractor.backbone import CLASSES, BackboneConfig, SpikingBackbone
+from ucfdvs.train.extractor.checkpoint import save_extractor
+from ucfdvs.train.extractor.event_frames import binary_bins, check_events_root, load_events
+from ucfdvs.train.layout import FeatureLayout, read_split
+from ucfdvs.train.dvs_simulator import DVSConfig
+from ucfdvs.train.synthetic_events import (
     INFO_FILE, INTERVALS_FILE, SyntheticEventConfig, read_geometry, simulate_scene_events, video_length,
 )
-from train.synthetic_features import FeatureWorld
-from train.ucf_classes import FRAME_US, FRAMES_PER_SNIPPET, NORMAL_CLASS
+from ucfdvs.train.synthetic_features import FeatureWorld
+from ucfdvs.train.ucf_classes import FRAME_US, FRAMES_PER_SNIPPET, NORMAL_CLASS
 
 logger = logging.getLogger(__name__)
 

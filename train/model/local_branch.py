@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.model.neurons import lif
+from ucfdvs.train.model.neurons import lif
 
 
 class DilatedConvBlock(nn.Module):

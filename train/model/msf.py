@@ -14,10 +14,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from train.model.local_branch import LocalBranch
-from train.model.neurons import reset_states
-from train.model.spiking_gcn import GlobalBranch, valid_mask
-from train.model.tim import TemporalInteraction
+from ucfdvs.train.model.local_branch import LocalBranch
+from ucfdvs.train.model.neurons import reset_states
+from ucfdvs.train.model.spiking_gcn import GlobalBranch, valid_mask
+from ucfdvs.train.model.tim import TemporalInteraction
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import nn
 
-from train.errors import UserError
-from train.model.linear_mil import LinearMIL, LinearMILConfig
-from train.model.msf import MSF, MSFConfig
+from ucfdvs.errors import UserError
+from ucfdvs.train.model.linear_mil import LinearMIL, LinearMILConfig
+from ucfdvs.train.model.msf import MSF, MSFConfig
 
 ARCHITECTURES: dict[str, tuple[type[nn.Module], type]] = {
     "msf": (MSF, MSFConfig),

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-from train.model.neurons import lif
+from ucfdvs.train.model.neurons import lif
 
 
 def valid_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:

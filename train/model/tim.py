@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from train.model.neurons import lif
+from ucfdvs.train.model.neurons import lif
 
 
 class TemporalInteraction(nn.Module):

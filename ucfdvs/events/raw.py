@@ -13,11 +13,11 @@ from typing import Iterator
 
 import numpy as np
 
-from train.errors import UserError
-from train.events.event_array import EVENT_DTYPE, Geometry
-from train.events.evt2 import Evt2Decoder
-from train.events.evt3 import Evt3Decoder
-from train.events.raw_header import RawHeader, read_raw_header
+from ucfdvs.errors import UserError
+from ucfdvs.events.event_array import EVENT_DTYPE, Geometry
+from ucfdvs.events.evt2 import Evt2Decoder
+from ucfdvs.events.evt3 import Evt3Decoder
+from ucfdvs.events.raw_header import RawHeader, read_raw_header
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from neuro_runtime.emulator import Emulator
-from neuro_runtime.graph_check import RuntimeGraph, load_graph
-from neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
-from neuro_runtime.records import RunRecord
-from train.atomic import atomic_dir, check_output_dir
-from train.errors import UserError
-from train.evaluate import TestSet, scored_videos
-from train.layout import FeatureLayout, Video
-from train.metrics import frame_metrics, json_ready
+from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord
+from ucfdvs.atomic import atomic_dir, check_output_dir
+from ucfdvs.errors import UserError
+from ucfdvs.train.evaluate import TestSet, scored_videos
+from ucfdvs.train.layout import FeatureLayout, Video
+from ucfdvs.train.metrics import frame_metrics, json_ready
 
 BACKENDS = ("emu", "lava")
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -112,7 +112,7 @@ def run_videos(
                 runs[video.stem] = _video_run(video, single, output, latency)
         return [runs[v.stem] for v in videos]
     if backend == "lava":
-        from neuro_runtime.lava_run import run_lava
+        from ucfdvs.neuro_runtime.lava_run import run_lava
 
         records = run_lava(graph, [padded_input(v, latency) for v in videos], precision, quant=quant, progress=progress)
         return [_video_run(v, r, output, latency) for v, r in zip(videos, records)]

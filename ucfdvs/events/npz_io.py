@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.atomic import atomic_path
-from train.errors import UserError
-from train.events.event_array import EVENT_DTYPE, EVENT_FIELDS, IMX636_GEOMETRY, Geometry, validate_events
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
+from ucfdvs.events.event_array import EVENT_DTYPE, EVENT_FIELDS, IMX636_GEOMETRY, Geometry, validate_events
 
 _REQUIRED = set(EVENT_FIELDS)
 

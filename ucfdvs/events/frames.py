@@ -26,9 +26,10 @@ import mmap
 
 import numpy as np
 
-from train.events.event_array import Geometry
+from ucfdvs.events.event_array import Geometry
+from ucfdvs.timebase import SNIPPET_US
 
-DEFAULT_DURATION_US = 533_328
+DEFAULT_DURATION_US = SNIPPET_US
 """One UCF-Crime-DVS snippet: 16 frames at 30 fps, in microseconds."""
 
 SPLIT_MODES = ("number", "time")

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.events.event_array import EVENT_DTYPE, Geometry
-from train.events.decoder_base import RawDecoderBase, pick_state
+from ucfdvs.events.event_array import EVENT_DTYPE, Geometry
+from ucfdvs.events.decoder_base import RawDecoderBase, pick_state
 
 ADDR_Y, ADDR_Y_EM, ADDR_X, VECT_BASE_X, VECT_12, VECT_8, TIME_LOW, CONTINUED_4, TIME_HIGH = 0, 1, 2, 3, 4, 5, 6, 7, 8
 EXT_TRIGGER, OTHERS, CONTINUED_12 = 0xA, 0xE, 0xF

@@ -1,6 +1,6 @@
 """Event-camera data: the event array type, npz and Prophesee RAW (EVT 2.0 / 3.0) I/O, and frame integration."""
 
-from train.events.event_array import (
+from ucfdvs.events.event_array import (
     EVENT_DTYPE,
     IMX636_GEOMETRY,
     Geometry,
@@ -9,8 +9,8 @@ from train.events.event_array import (
     make_events,
     validate_events,
 )
-from train.events.evt3_writer import write_evt3
-from train.events.frames import (
+from ucfdvs.events.evt3_writer import write_evt3
+from ucfdvs.events.frames import (
     DEFAULT_DURATION_US,
     frame_index_by_duration,
     frame_segments,
@@ -19,9 +19,9 @@ from train.events.frames import (
     integrate_segments,
     scale_coordinates,
 )
-from train.events.npz_io import read_npz, write_npz
-from train.events.raw import iter_raw, read_raw
-from train.events.raw_header import RawHeader, read_raw_header
+from ucfdvs.events.npz_io import read_npz, write_npz
+from ucfdvs.events.raw import iter_raw, read_raw
+from ucfdvs.events.raw_header import RawHeader, read_raw_header
 
 __all__ = [
     "EVENT_DTYPE",

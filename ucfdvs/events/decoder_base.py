@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.errors import UserError
-from train.events.event_array import Geometry, find_violation
+from ucfdvs.errors import UserError
+from ucfdvs.events.event_array import Geometry, find_violation
 
 
 def pick_state(values: np.ndarray, index: np.ndarray, fallback: int) -> np.ndarray:

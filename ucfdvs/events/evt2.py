@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.events.event_array import EVENT_DTYPE
-from train.events.decoder_base import RawDecoderBase, pick_state
+from ucfdvs.events.event_array import EVENT_DTYPE
+from ucfdvs.events.decoder_base import RawDecoderBase, pick_state
 
 CD_OFF, CD_ON, TIME_HIGH, EXT_TRIGGER, OTHERS, CONTINUED = 0x0, 0x1, 0x8, 0xA, 0xE, 0xF
 WORD_BYTES = 4

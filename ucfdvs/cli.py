@@ -12,18 +12,18 @@ import logging
 import sys
 from pathlib import Path
 
-from train import __version__
-from train.errors import UserError
+from ucfdvs import __version__
+from ucfdvs.errors import UserError
 
 
 def _layout(args: argparse.Namespace):
-    from train.layout import FeatureLayout
+    from ucfdvs.train.layout import FeatureLayout
 
     return FeatureLayout(Path(args.data), args.extractor, args.modality)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    from train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
+    from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
 
     parser.add_argument("--data", required=True, help="dataset root in the official feature layout")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
@@ -31,7 +31,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_synth_features(args: argparse.Namespace) -> None:
-    from train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+    from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
 
     try:
         config = SyntheticFeatureConfig(
@@ -45,7 +45,7 @@ def cmd_synth_features(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from train.trainer import TrainConfig, resolve_device, train
+    from ucfdvs.train.trainer import TrainConfig, resolve_device, train
 
     if args.iterations < 1 or args.eval_every < 1:
         raise UserError("--iterations and --eval-every must be >= 1")
@@ -60,10 +60,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
-    from train.checkpoint import load_checkpoint
-    from train.evaluate import TestSet, write_evaluation
-    from train.atomic import check_output_dir
-    from train.trainer import resolve_device
+    from ucfdvs.train.checkpoint import load_checkpoint
+    from ucfdvs.train.evaluate import TestSet, write_evaluation
+    from ucfdvs.atomic import check_output_dir
+    from ucfdvs.train.trainer import resolve_device
 
     check_output_dir(args.out, args.force)
     device = resolve_device(args.device)
@@ -74,13 +74,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
     extra = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": checkpoint.sha256, "arch": checkpoint.arch,
              "n_videos": len(scored), "device": str(device)}
     write_evaluation(Path(args.out), metrics, scored, extra, plots=args.plots, force=args.force)
-    from train.metrics import json_ready
+    from ucfdvs.train.metrics import json_ready
 
     print(json.dumps(json_ready({key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}), indent=2))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
-    from train.summary import write_summary
+    from ucfdvs.train.summary import write_summary
 
     runs = {}
     for item in args.eval:
@@ -139,14 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--title", default="UCF-Crime-DVS anomaly detection")
     summary.set_defaults(func=cmd_summary)
 
-    from benchmarks.suite.cli import add_bench_commands
-    from export.cli import add_export_commands
-    from neuro_runtime.cli import add_runtime_commands
-    from train.extractor.commands import register as add_event_commands
+    from ucfdvs.benchmarks.suite.cli import add_bench_commands
+    from ucfdvs.export.cli import add_export_commands
+    from ucfdvs.train.extractor.commands import register as add_event_commands
 
     add_event_commands(commands)
-    add_export_commands(commands)
-    add_runtime_commands(commands, _add_data_arguments)
+    add_export_commands(commands, _add_data_arguments)
     add_bench_commands(commands, _add_data_arguments)
     return parser
 

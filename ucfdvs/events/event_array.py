@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 EVENT_DTYPE = np.dtype([("t", np.int64), ("x", np.uint16), ("y", np.uint16), ("p", np.uint8)])
 """Structured dtype of one event: t (int64, us), x (uint16), y (uint16), p (uint8, 0/1)."""

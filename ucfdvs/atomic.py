@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from train.errors import UserError
+from ucfdvs.errors import UserError
 
 
 @contextlib.contextmanager

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from train.atomic import atomic_path
-from train.errors import UserError
-from train.events.event_array import Geometry, validate_events
-from train.events.evt3 import ADDR_X, ADDR_Y, TIME_HIGH, TIME_LOW, VECT_12, VECT_8, VECT_BASE_X
+from ucfdvs.atomic import atomic_path
+from ucfdvs.errors import UserError
+from ucfdvs.events.event_array import Geometry, validate_events
+from ucfdvs.events.evt3 import ADDR_X, ADDR_Y, TIME_HIGH, TIME_LOW, VECT_12, VECT_8, VECT_BASE_X
 
 _VECTOR_SPAN = 32
 _MIN_VECTOR_EVENTS = 5

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from train.errors import UserError
-from train.events.event_array import Geometry
+from ucfdvs.errors import UserError
+from ucfdvs.events.event_array import Geometry
 
 ENCODINGS = ("evt2", "evt3")
 
