@@ -1,11 +1,12 @@
 """Energy arithmetic by hand, the NVML measurement with a fake counter, the constants file checks."""
 
 import json
+from importlib import resources
 
 import pytest
 
 from ucfdvs.benchmarks.suite.backends import BackendRun
-from ucfdvs.benchmarks.suite.constants import DEFAULT_PATH, load_constants
+from ucfdvs.benchmarks.suite.constants import load_constants
 from ucfdvs.benchmarks.suite.energy import PJ, horowitz_energy, loihi_energy, measure_nvml
 from ucfdvs.benchmarks.suite.ops import LayerCount, OpCount
 from ucfdvs.benchmarks.suite.report import backend_energy
@@ -100,7 +101,7 @@ def _write(tmp_path, constants: dict):
 
 
 def _default_table() -> dict:
-    return json.loads(DEFAULT_PATH.read_text())["constants"]
+    return json.loads(resources.files("ucfdvs.benchmarks").joinpath("energy_constants.json").read_text())["constants"]
 
 
 def test_constants_override_file(tmp_path):

@@ -1,13 +1,14 @@
 """Operation counting and Loihi 2 resources of the benchmark suite on hand-counted networks."""
 
 import json
+from importlib import resources
 
 import nir
 import numpy as np
 import torch
 from torch import nn
 
-from ucfdvs.benchmarks.suite.constants import DEFAULT_PATH, load_constants
+from ucfdvs.benchmarks.suite.constants import load_constants
 from ucfdvs.benchmarks.suite.ops import OpCounter, count_graph, count_reference, graph_fan_out, graph_targets
 from ucfdvs.benchmarks.suite.resources import loihi2_resources
 from ucfdvs.neuro_runtime import Emulator, load_graph
@@ -50,7 +51,7 @@ def test_loihi2_resources_by_hand(tmp_path):
     res = loihi2_resources(graph, load_constants())
     assert {k: (p.neurons, p.synapses, p.cores) for k, p in res.populations.items()} == {"lif0": (2, 3, 1), "lif1": (2, 3, 1)}
     assert (res.cores, res.neurons, res.synapses, res.memory_kib, res.fits_one_chip) == (2, 4, 6, 6 / 1024, True)
-    table = json.loads(DEFAULT_PATH.read_text())["constants"]
+    table = json.loads(resources.files("ucfdvs.benchmarks").joinpath("energy_constants.json").read_text())["constants"]
     table["loihi2_neurons_per_core"]["value"] = 1  # 2 cores per population by its neurons
     table["loihi2_memory_per_core_kib"]["value"] = 1 / 1024  # 1 byte: 3 cores for 3 8-bit weights
     table["loihi2_cores_per_chip"]["value"] = 5
