@@ -85,9 +85,19 @@ def test_schema_every_figure_has_value_unit_origin(bench_run):
     assert results["backends"]["reference"]["energy"]["gpu_estimate_mac_ac"]["per_snippet"]["origin"] == "estimated"
     assert results["backends"]["emu_fixed"]["energy"]["loihi"]["per_snippet"]["origin"] == "estimated"
     assert results["comparison"]["energy_ratio_loihi_over_gpu"]["value"] > 0 and results["comparison"]["caveats"]
+    headline = {h["method"]: h for h in results["comparison"]["headline"]}
+    for method in ("von_neumann_batch1", "von_neumann_offline_batch", "von_neumann_per_video", "gpu_estimate_mac_ac"):
+        assert headline[method]["ratio_loihi_over_other"]["value"] > 0 and headline[method]["caveats"], method
+    assert "unavailable" in headline["gpu_measured"] and "unavailable" in headline["cpu_measured"]  # no GPU, no RAPL here
+    b = results["backends"]
+    live, offline = b["emu_fixed"]["energy"]["von_neumann_batch1"], b["emu_fixed"]["energy"]["von_neumann_offline_batch"]
+    assert live["per_snippet"]["value"] > offline["per_snippet"]["value"]  # weights from DRAM at every step
+    assert b["emu_fixed"]["energy"]["loihi_with_static"]["per_snippet"]["value"] > 0.18  # 0.342 W x 0.533 s
+    assert results["calibration"]["measured_over_predicted_at_activity_1"]["value"] > 1
     assert results["resources"]["fits_one_chip"] is True
     assert all(results["checks"].values()) and results["checks"]
     report = (out / "report.md").read_text()
+    assert "## Energy: Loihi 2 estimate against a GPU/CPU, per setting" in report and "## NeuroBench metrics" in report
     assert "| backend | status | videos | AUC all" in report and "Caveats" in report and results["machine"]["commit"] in report
     assert "Fits one Loihi 2 chip: **yes**" in report and "8,192 (assumption) neurons per core" in report
     assert "| loihi2_neurons_per_core | 8192 | neurons | assumption |" in report
@@ -124,6 +134,30 @@ def test_accuracy_and_spikes_agree_with_simulate_and_eval(bench_run, inputs, tin
     for key in ("auc_all", "auc_abnormal", "far_all", "far_normal"):
         value = b["reference"]["accuracy"][key]["value"]
         assert (value is None and metrics[key] is None) or math.isclose(value, metrics[key], abs_tol=1e-12), key
+
+
+def test_neurobench_metrics_agree_with_the_runtime_record(bench_run, inputs):
+    from ucfdvs.benchmarks.suite.neurobench_metrics import graph_parameters
+    from ucfdvs.neuro_runtime import load_graph
+
+    _, results = bench_run
+    graph = load_graph(inputs / "graph.nir")
+    par = graph_parameters(graph)
+    for name in ("emu_fixed", "lava_fixed", "reference"):
+        e = results["backends"][name]
+        nb, videos = e["neurobench"], e["videos"]["value"]
+        assert 0 < nb["ActivationSparsity"]["value"] < 1 and nb["Effective_MACs"]["value"] > 0
+        if name == "reference":
+            continue
+        assert nb["Dense"]["value"] == par.weights * e["steps"]["value"] / videos
+        assert nb["ConnectionSparsity"]["value"] == par.zero_weights / par.weights
+        assert nb["MembraneUpdates"]["value"] == e["activity"]["totals"]["neuron_updates"]["value"] / videos
+        # ACs are the runtime's own synaptic events from spiking layers; MACs its events from the graded input and LI
+        events = {k: f["value"] for k, f in e["extra"]["runtime_synaptic_events_per_layer"].items()}
+        spiking = sum(v for k, v in events.items() if not graph.is_graded(k.split("->")[0]))
+        graded = sum(v for k, v in events.items() if graph.is_graded(k.split("->")[0]))
+        assert nb["Effective_ACs"]["value"] * videos == pytest.approx(spiking, rel=1e-12)
+        assert nb["Effective_MACs"]["value"] * videos == pytest.approx(graded, rel=1e-12)
 
 
 def test_streaming_pytorch_agrees_with_emulator(bench_run):

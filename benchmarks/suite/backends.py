@@ -101,8 +101,8 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
                   nvml_seconds: float = 5.0) -> BackendRun:
     """Score ``videos`` with the checkpoint's model (as ``ucfdvs eval``), time it, count its ops.
 
-    ``nvml``: an :class:`benchmarks.suite.energy.EnergyCounter` to measure the scoring pass's
-    energy on a CUDA device (repeated for ``nvml_seconds``)."""
+    ``nvml``: an :class:`benchmarks.suite.energy.EnergyCounter` (NVML on a CUDA device, RAPL on the
+    CPU) to measure the scoring pass's energy (repeated for ``nvml_seconds``)."""
     from ucfdvs.train.evaluate import score_videos
 
     model = checkpoint.model.to(device)
@@ -120,10 +120,13 @@ def run_reference(checkpoint, videos: list[Video], device: torch.device, nvml=No
     run.stems = [v.stem for v in videos]
     run.counts = count_reference(model, [v.features for v in videos], device)
     run.spikes_per_population = {k: c.spikes for k, c in run.counts.layers.items()}
-    if nvml is not None and device.type == "cuda":
+    run.extra["parameter_words"] = int(sum(p.numel() for p in model.parameters()))
+    run.extra["input_words"] = int(sum(v.features.size for v in videos))
+    if nvml is not None:
         from ucfdvs.benchmarks.suite.energy import measure_nvml
 
         run.gpu_energy = measure_nvml(lambda: score_videos(model, videos, device), nvml, sync, min_seconds=nvml_seconds)
+        run.extra["energy_counter"] = "nvml" if device.type == "cuda" else "rapl"
     run.notes.append("offline model: a score needs the whole video (global graph convolution, centred convolutions)")
     return run
 

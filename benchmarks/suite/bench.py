@@ -14,9 +14,11 @@ from typing import Any
 
 from ucfdvs.benchmarks.suite.backends import (ALL_BACKENDS, BackendRun, failed, guarded, missing,
                                        run_graph, run_reference, run_streaming)
+from ucfdvs.benchmarks.energy_calibration import calibrate
 from ucfdvs.benchmarks.suite.constants import load_constants
 from ucfdvs.benchmarks.suite.ops import graph_targets
-from ucfdvs.benchmarks.suite.report import (SCHEMA, SNIPPET_S, backend_figures, comparison, fig, resources_figures,
+from ucfdvs.benchmarks.suite.report import (SCHEMA, SNIPPET_S, backend_figures, calibration_figures, comparison, fig,
+                                     resources_figures,
                                      write_json, write_markdown, write_plots)
 from ucfdvs.benchmarks.suite.resources import loihi2_resources
 from ucfdvs.atomic import atomic_dir, check_output_dir
@@ -89,17 +91,23 @@ def run_bench(
             runs["reference"] = failed("reference", err)
     elif "reference" in backends:
         runs["reference"] = missing("reference", "no --checkpoint given")
+    measurement = {"gpu_nvml": "no GPU on this machine: not measured, untested here"}
     if "reference" in backends and "reference" not in runs:
+        from ucfdvs.benchmarks.suite.energy import open_nvml, open_rapl
+
         counter, reason = nvml_counter, ""
         if device.type == "cuda" and counter is None:
-            from ucfdvs.benchmarks.suite.energy import open_nvml
-
             counter, reason = open_nvml(device.index or 0)
+        elif device.type != "cuda" and counter is None:
+            counter, reason = open_rapl()
         run = guarded("reference", lambda: run_reference(ckpt, selected, device, counter, nvml_seconds))
         if device.type != "cuda":
-            run.notes.append("no GPU on this machine: ran on the CPU; GPU energy is a 45 nm estimate, not a measurement")
-        elif reason:
-            run.notes.append(f"GPU energy not measured: {reason}")
+            run.notes.append("no GPU on this machine: ran on the CPU; GPU energy is a 45 nm model, not a measurement")
+            measurement["cpu_rapl"] = reason or "measured"
+            if reason:
+                run.notes.append(reason)
+        else:
+            measurement["gpu_nvml"] = f"GPU energy not measured: {reason}" if reason else "measured"
         runs["reference"] = run
 
     graph_backends = [b for b in backends if b != "reference"]
@@ -152,7 +160,7 @@ def run_bench(
                 metrics = frame_metrics(scored[name])
             except Exception as err:  # noqa: BLE001
                 run = runs[name] = failed(name, err)
-        entries[name] = backend_figures(run, metrics, constants, targets, input_name)
+        entries[name] = backend_figures(run, metrics, constants, targets, input_name, graph)
     snippets = sum(v.n_snippets for v in selected)
     checks: dict[str, Any] = {}
     if graph is not None:
@@ -166,6 +174,7 @@ def run_bench(
                     spiking_events = sum(v for k, v in events.items() if not graph.is_graded(k.split("->")[0]))
                     checks[f"{name}_synops_equal_runtime_events"] = spiking_events == run.counts.synops
     res = loihi2_resources(graph, constants) if graph is not None else None
+    calibration = calibrate(constants_path)
     results = {
         "schema": SCHEMA,
         "command": describe_machine(device)["command"],
@@ -184,7 +193,8 @@ def run_bench(
                       for k, c in constants.table.items()},
         "backends": entries,
         "resources": resources_figures(res, constants),
-        "comparison": comparison(entries),
+        "comparison": comparison(entries, measurement, calibration),
+        "calibration": calibration_figures(calibration),
         "checks": checks,
         "warnings": warnings_,
     }

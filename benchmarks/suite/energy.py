@@ -7,10 +7,26 @@ All energies are in joules (J) unless a name says ``_pj``.
       E = synops x E_synop + graded_ops x E_graded
         + active_updates x E_update_active + (updates - active_updates) x E_update_inactive
         + messages x (E_spike_in_tile + mean_hops x (E_hop_ew + E_hop_ns) / 2)
-        + static_power x run_time            (only if a published static power is given)
+        + static_power x run_time            (only when run_time is given)
 
   ``messages`` = spikes and graded messages x the number of destination populations they go to.
-* :func:`horowitz_energy`: ``MACs x E_mac + ACs x E_ac`` (Horowitz, ISSCC 2014, 45 nm, fp32).
+  A graded message costs ``E_graded`` per target (a weight read, a multiply of its payload, an
+  accumulate), a spike ``E_synop`` (weight read + accumulate).  Without ``run_time`` the estimate
+  is dynamic energy only; the report gives the static share (Intel's measured idle power of one
+  Loihi 2 chip x the real-time duration) as a separate figure.
+* :func:`horowitz_energy`: ``MACs x E_mac + ACs x E_ac`` (Horowitz, ISSCC 2014, 45 nm, fp32):
+  arithmetic only.
+* :func:`von_neumann_energy`: a GPU / CPU running the network densely, arithmetic plus memory
+  traffic (Horowitz's per-access energies)::
+
+      E = (MACs + neuron_updates x k_mac) x E_mac + ACs x E_ac           (arithmetic)
+        + weight_words x weight_fetches x E_dram_word                (weights from DRAM)
+        + (neuron_updates x k_state + input_words) x E_sram_word     (state, activations: on chip)
+
+  ``weight_fetches`` = how often the whole weight set is read from DRAM: once per step and
+  batch, so ``steps / batch`` per sequence (batch 1: every step; offline batch B: 1/B of that).
+* :class:`RaplCounter`: a CPU package energy counter (``/sys/class/powercap/intel-rapl*``), measured
+  with the same :func:`measure_nvml` arithmetic as a GPU.
 * :func:`measure_nvml`: a GPU's total-energy counter (``nvmlDeviceGetTotalEnergyConsumption``,
   mJ) read around a workload repeated until it has run ``min_seconds``, minus the idle power
   measured just before, times the run time.  The counter is injected (:class:`EnergyCounter`), so
@@ -21,6 +37,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Protocol
 
 from ucfdvs.benchmarks.suite.constants import Constants
@@ -56,8 +73,35 @@ def horowitz_energy(macs: int, acs: int, constants: Constants) -> dict[str, floa
     return parts
 
 
+def von_neumann_energy(
+    macs: float, acs: float, neuron_updates: float, weight_words: float, weight_fetches: float,
+    input_words: float, constants: Constants,
+) -> dict[str, float]:
+    """Estimated energy (J) of a GPU / CPU executing a network: arithmetic plus memory traffic.
+
+    ``macs`` / ``acs``: multiply-accumulates / accumulates executed; ``neuron_updates``: neuron x
+    step updates (each ``von_neumann_neuron_update_macs`` MACs and ``von_neumann_state_words_per_update``
+    on-chip words); ``weight_words``: the weight set (fp32 words) read from DRAM ``weight_fetches``
+    times; ``input_words``: input values read.  A 64-bit access is two fp32 words
+    (``von_neumann_word_bytes`` = 4).  Static / idle power, kernel launches and the host are not
+    included.
+    """
+    c = constants
+    words_per_access = 8.0 / c["von_neumann_word_bytes"]
+    dram_word = c["horowitz_dram_64bit_read_pj"] / words_per_access * PJ
+    sram_word = c["horowitz_sram_64bit_read_pj"] / words_per_access * PJ
+    parts = {
+        "arithmetic": (macs + neuron_updates * c["von_neumann_neuron_update_macs"]) * c["horowitz_mac_pj"] * PJ
+        + acs * c["horowitz_ac_pj"] * PJ,
+        "weights_dram": weight_words * weight_fetches * dram_word,
+        "state_and_activations_sram": (neuron_updates * c["von_neumann_state_words_per_update"] + input_words) * sram_word,
+    }
+    parts["total"] = sum(parts.values())
+    return parts
+
+
 class EnergyCounter(Protocol):
-    """A GPU's cumulative energy counter in millijoules (NVML's total energy consumption)."""
+    """A cumulative energy counter in millijoules (NVML's total energy consumption, or RAPL)."""
 
     def total_energy_mj(self) -> int: ...
 
@@ -88,6 +132,46 @@ def open_nvml(index: int = 0) -> tuple[EnergyCounter | None, str]:
         return None, f"NVML energy counter unavailable: {type(err).__name__}: {err}"
 
 
+RAPL_ROOT = Path("/sys/class/powercap")
+
+
+class RaplCounter:
+    """:class:`EnergyCounter` on Linux RAPL: the sum of the top-level package domains
+    (``intel-rapl:N/energy_uj``, microjoules), each unwrapped at its ``max_energy_range_uj``.
+
+    Counts the whole package, so every process on the CPU (and the other helpers' jobs on a
+    shared machine) is in it; :func:`measure_nvml` subtracts the idle power measured just before.
+    """
+
+    def __init__(self, root: Path = RAPL_ROOT) -> None:
+        self.domains = sorted(p for p in Path(root).glob("intel-rapl:*") if p.name.count(":") == 1)
+        if not self.domains:
+            raise FileNotFoundError(f"no RAPL package domain under {root}")
+        self._last = [self._read(d) for d in self.domains]
+        self._range = [int((d / "max_energy_range_uj").read_text()) for d in self.domains]
+        self._total_uj = 0
+
+    @staticmethod
+    def _read(domain: Path) -> int:
+        return int((domain / "energy_uj").read_text())
+
+    def total_energy_mj(self) -> int:
+        for i, d in enumerate(self.domains):
+            now = self._read(d)
+            delta = now - self._last[i]
+            self._total_uj += delta if delta >= 0 else delta + self._range[i]
+            self._last[i] = now
+        return self._total_uj // 1000
+
+
+def open_rapl(root: Path = RAPL_ROOT) -> tuple[EnergyCounter | None, str]:
+    """A RAPL counter, or None and why it is unavailable (no powercap, not readable)."""
+    try:
+        return RaplCounter(root), ""
+    except (OSError, ValueError) as err:
+        return None, f"CPU energy (RAPL) unavailable: {type(err).__name__}: {err}"
+
+
 @dataclass
 class NvmlMeasurement:
     """A measured GPU energy: ``energy_j`` per repetition of the workload with idle power removed."""
@@ -104,7 +188,7 @@ def measure_nvml(
     min_seconds: float = 5.0, idle_seconds: float = 2.0, clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep, max_repetitions: int = 100_000,
 ) -> NvmlMeasurement:
-    """Energy (J) of one run of ``workload`` on the GPU, idle power subtracted.
+    """Energy (J) of one run of ``workload`` on the GPU (or CPU, with a RAPL counter), idle power subtracted.
 
     Idle: counter difference over ``idle_seconds`` of sleep -> ``idle_w``.  Active: ``workload``
     repeated (each followed by ``synchronize``) until ``min_seconds`` have passed (NVML's counter

@@ -130,7 +130,8 @@ def count_graph(
     """Count a graph run from its records, one dict per video.
 
     ``spikes[i][pop]``: ``[T_i, N]`` 0/1 per spiking population (what the runtime recorded);
-    ``inputs[i]``: ``[T_i, C_in]`` the graded input fed (its non-zero entries are graded messages);
+    ``inputs[i]``: ``[T_i, C_in]`` the graded input fed (its non-zero entries are graded messages;
+    with ``events`` the Input's graded ops are the runtime's count, as for LI nodes);
     ``graded[i][pop]``: ``[T_i, N]`` outputs of graded neuron nodes (LI); when absent, an LI node is
     taken to send a message from every neuron at every step (an upper bound) unless ``events[i]``
     (the runtime's synaptic events per layer ``src->dst``, ``[T_i]``) is given: then an LI node's
@@ -171,7 +172,11 @@ def count_graph(
                     sent = np.ones((steps, layer.neurons), np.int64)
                 layer.graded_messages += int(sent.sum())
                 layer.graded_ops += int((sent @ nnz).sum())
-        if inputs is not None:
+        if events is not None and any(k.split("->")[0] == graph.input_name for k in events[i]):
+            ops = sum(int(np.asarray(v).sum()) for k, v in events[i].items() if k.split("->")[0] == graph.input_name)
+            inp.graded_ops += ops  # what the runtime sent: in fixed point, inputs that quantise to 0 send nothing
+            inp.graded_messages += int(round(ops / inp.fan_out)) if inp.fan_out else 0
+        elif inputs is not None:
             sent = (np.asarray(inputs[i]) != 0).astype(np.int64)
             inp.graded_messages += int(sent.sum())
             inp.graded_ops += int((sent @ in_fan).sum())

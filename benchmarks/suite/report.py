@@ -22,7 +22,8 @@ import numpy as np
 
 from ucfdvs.benchmarks.suite.backends import BackendRun
 from ucfdvs.benchmarks.suite.constants import Constants
-from ucfdvs.benchmarks.suite.energy import horowitz_energy, loihi_energy
+from ucfdvs.benchmarks.suite.energy import horowitz_energy, loihi_energy, von_neumann_energy
+from ucfdvs.benchmarks.suite.neurobench_metrics import graph_parameters, neurobench_metrics
 from ucfdvs.benchmarks.suite.ops import OpCount
 from ucfdvs.benchmarks.suite.resources import Resources
 from ucfdvs.timebase import SNIPPET_S
@@ -71,11 +72,26 @@ def graph_messages(c: OpCount, targets: dict[str, int], input_name: str) -> int:
     return total
 
 
-def backend_energy(run: BackendRun, constants: Constants, targets: dict[str, int], input_name: str) -> dict:
-    """Energy figures (J per snippet, J per video hour) with method and origin."""
+GRAPH_RUNS = ("streaming", "emu_float", "emu_fixed", "lava_float", "lava_fixed")
+VN_SRC = ("Horowitz ISSCC 2014 45 nm: fp32 MAC 4.6 pJ x dense MACs (+ 2 per neuron update), weights read from DRAM "
+          "(1.3 nJ per 64 bits) {fetch}, neuron state and activations from a 32 KB SRAM (20 pJ per 64 bits); no static "
+          "power, no launch overhead (constants table)")
+
+
+def backend_energy(run: BackendRun, constants: Constants, targets: dict[str, int], input_name: str, graph=None) -> dict:
+    """Energy figures (J per snippet, J per video hour) with method and origin.
+
+    Graph backends (``graph`` given): ``loihi`` (dynamic), ``loihi_with_static`` (plus Intel's
+    measured idle power of one chip for the real-time duration), and the same graph on a GPU/CPU
+    (:func:`von_neumann_energy`) at batch 1 (``von_neumann_batch1``: weights from DRAM every step)
+    and at the offline batch (``von_neumann_offline_batch``).  The reference: its MAC/AC and dense
+    arithmetic (45 nm), the von Neumann model with one video per forward and at the offline batch,
+    and the measured GPU (NVML) or CPU (RAPL) energy when a counter was available.
+    """
     c = run.counts
     snippets = max(c.snippets, 1)
     hours = c.snippets * SNIPPET_S / 3600.0
+    batch = constants["von_neumann_offline_batch"]
     out: dict[str, Any] = {}
 
     def both(total_j: float | None, origin: str, source: str) -> dict:
@@ -84,32 +100,83 @@ def backend_energy(run: BackendRun, constants: Constants, targets: dict[str, int
             "per_video_hour": fig(None if total_j is None or not hours else total_j / hours, "J/video-hour", origin, source),
         }
 
-    loihi_src = "Davies et al. IEEE Micro 2018 Table 2 per-op energies x counted ops (constants table)"
-    if run.name in ("streaming", "emu_float", "emu_fixed", "lava_float", "lava_fixed"):
-        parts = loihi_energy(c.synops, c.graded_ops, c.neuron_updates, c.active_neuron_updates,
-                             graph_messages(c, targets, input_name), constants)
-        out["loihi"] = {**both(parts["total"], "estimated", loihi_src),
-                        "components_per_snippet": {k: fig(None if v is None else v / snippets, "J/snippet", "estimated")
-                                                   for k, v in parts.items() if k != "total"}}
-    hz_src = "Horowitz ISSCC 2014 45 nm: MAC 4.6 pJ x dense MACs + AC 0.9 pJ x synaptic ops"
+    def parts_figures(parts: dict) -> dict:
+        return {k: fig(None if v is None else v / snippets, "J/snippet", "estimated") for k, v in parts.items() if k != "total"}
+
+    loihi_src = ("Davies et al. IEEE Micro 2018 Table 2 per-op energies (Loihi 1; none published for Loihi 2) x counted ops; "
+                 "graded messages at the graded-op figure (constants table)")
+    if run.name in GRAPH_RUNS:
+        messages = graph_messages(c, targets, input_name)
+        parts = loihi_energy(c.synops, c.graded_ops, c.neuron_updates, c.active_neuron_updates, messages, constants)
+        out["loihi"] = {**both(parts["total"], "estimated", loihi_src), "components_per_snippet": parts_figures(parts)}
+        static = loihi_energy(c.synops, c.graded_ops, c.neuron_updates, c.active_neuron_updates, messages, constants,
+                              run_seconds=c.snippets * SNIPPET_S)
+        if static["static"] is not None:
+            out["loihi_with_static"] = both(static["total"], "estimated",
+                                            "dynamic estimate + loihi_static_power_w (Intel's measured idle power of one "
+                                            "Loihi 2 chip) x the real-time duration of the snippets (0.533 s each)")
+    if graph is not None and run.name in GRAPH_RUNS:
+        weights = graph_parameters(graph).weights
+        dense = weights * c.steps
+        inputs = graph.input_size * c.steps
+        for key, fetches, how in (("von_neumann_batch1", c.steps, "every step (batch 1: one snippet at a time)"),
+                                  ("von_neumann_offline_batch", c.steps / batch, f"once per step per batch of {batch:.0f}")):
+            parts = von_neumann_energy(dense, 0, c.neuron_updates, weights, fetches, inputs, constants)
+            out[key] = {**both(parts["total"], "estimated", VN_SRC.format(fetch=how)),
+                        "components_per_snippet": parts_figures(parts)}
+    hz_src = "Horowitz ISSCC 2014 45 nm: MAC 4.6 pJ x dense MACs + AC 0.9 pJ x synaptic ops (arithmetic only)"
     if run.name in ("reference", "streaming"):
         macs = c.dense_macs if run.name == "reference" else c.graded_ops
         parts = horowitz_energy(macs, c.synops, constants)
         dense = horowitz_energy(c.dense_equivalent_macs, 0, constants)
         out["gpu_estimate_mac_ac"] = both(parts["total"], "estimated", hz_src)
         out["gpu_estimate_dense"] = both(dense["total"], "estimated",
-                                         "Horowitz 45 nm MAC 4.6 pJ x every weight executed densely (how a GPU runs it)")
-        if run.gpu_energy is not None:
-            m = run.gpu_energy
-            out["gpu_measured"] = {
-                **both(m.energy_j, "measured", "NVML total energy counter, idle power subtracted"),
-                "idle_power": fig(m.idle_w, "W", "measured"), "repetitions": fig(m.repetitions, "runs", "measured"),
-                "seconds": fig(m.seconds, "s", "measured")}
+                                         "Horowitz 45 nm MAC 4.6 pJ x every weight executed densely (arithmetic only)")
+    words = run.extra.get("parameter_words")
+    if run.name == "reference" and words:
+        videos = max(len(run.stems), 1)
+        inputs = run.extra.get("input_words", 0)
+        for key, fetches, how in (("von_neumann_per_video", videos, "once per video (one video per forward, as scored)"),
+                                  ("von_neumann_offline_batch", videos / batch, f"once per batch of {batch:.0f} videos")):
+            parts = von_neumann_energy(c.dense_equivalent_macs, 0, c.neuron_updates, words, fetches, inputs, constants)
+            out[key] = {**both(parts["total"], "estimated", VN_SRC.format(fetch=how)),
+                        "components_per_snippet": parts_figures(parts)}
+    if run.gpu_energy is not None:
+        m = run.gpu_energy
+        key, what = ("cpu_measured", "RAPL package energy counter (whole CPU package: other processes included)") \
+            if run.extra.get("energy_counter") == "rapl" else ("gpu_measured", "NVML total energy counter")
+        out[key] = {
+            **both(m.energy_j, "measured", f"{what}, idle power subtracted"),
+            "idle_power": fig(m.idle_w, "W", "measured"), "repetitions": fig(m.repetitions, "runs", "measured"),
+            "seconds": fig(m.seconds, "s", "measured")}
     return out
 
 
+NEUROBENCH_UNITS = {"Footprint": "bytes", "ConnectionSparsity": "fraction of zero weights",
+                    "ActivationSparsity": "fraction of zero neuron outputs", "Effective_MACs": "MACs/video",
+                    "Effective_ACs": "ACs/video", "Dense": "synaptic ops/video", "MembraneUpdates": "updates/video"}
+
+
+def neurobench_figures(run: BackendRun, graph=None) -> dict:
+    """NeuroBench's metrics of a run under NeuroBench's names (per sample = per video)."""
+    c = run.counts
+    origin = _activity_origin(run)
+    videos = max(len(run.stems), 1)
+    if graph is not None and run.name in GRAPH_RUNS:
+        values = neurobench_metrics(graph, c, videos, binary_input=False)
+    else:  # a PyTorch model counted by OpCounter: no weight inventory, so no footprint / connection sparsity
+        spiking = [layer for layer in c.layers.values() if layer.spiking and layer.neurons]
+        steps = sum(layer.neuron_steps for layer in spiking)
+        values = {"Footprint": None, "ConnectionSparsity": None,
+                  "ActivationSparsity": 1 - sum(layer.spikes for layer in spiking) / steps if steps else None,
+                  "Effective_MACs": c.dense_macs / videos, "Effective_ACs": c.synops / videos,
+                  "Dense": c.dense_equivalent_macs / videos, "MembraneUpdates": c.neuron_updates / videos}
+    static = ("Footprint", "ConnectionSparsity")
+    return {k: fig(v, NEUROBENCH_UNITS[k], "measured" if k in static else origin) for k, v in values.items()}
+
+
 def backend_figures(run: BackendRun, metrics: dict | None, constants: Constants, targets: dict[str, int],
-                    input_name: str) -> dict:
+                    input_name: str, graph=None) -> dict:
     """The ``backends[name]`` entry of results.json."""
     entry: dict[str, Any] = {"status": run.status, "error": run.error or None, "label": run.label,
                              "device": run.device, "notes": list(run.notes)}
@@ -142,7 +209,8 @@ def backend_figures(run: BackendRun, metrics: dict | None, constants: Constants,
         "per_snippet": _counts_figures(c, origin, 1.0 / max(c.snippets, 1), "/snippet"),
         "per_video_hour": _counts_figures(c, origin, 1.0 / hours if hours else float("nan"), "/video-hour"),
     }
-    entry["energy"] = backend_energy(run, constants, targets, input_name)
+    entry["energy"] = backend_energy(run, constants, targets, input_name, graph)
+    entry["neurobench"] = neurobench_figures(run, graph)
     n_videos = max(len(run.stems), 1)
     if run.latency_steps is not None:
         compute = run.wall_s / max(c.steps, 1)
@@ -200,34 +268,109 @@ def resources_figures(res: Resources | None, constants: Constants) -> dict | Non
     }
 
 
+def calibration_figures(cal: dict) -> dict:
+    """The Loihi calibration (:func:`benchmarks.energy_calibration.calibrate`) as figures."""
+    m, p = cal["measured"], cal["predicted_dynamic_energy_per_frame_j"]
+    return {
+        "network": cal["network"], "source": cal["source"], "verdict": cal["verdict"],
+        "measured_dynamic_energy_per_frame": fig(m["dynamic_energy_per_frame_j"], "J/frame", "published", cal["source"]),
+        "measured_total_energy_per_frame": fig(m["total_energy_per_frame_j"], "J/frame", "published", cal["source"]),
+        "predicted_dynamic_energy_per_frame": {a: fig(v, "J/frame", "estimated", f"activity {a}") for a, v in p["sweep"].items()},
+        "measured_over_predicted_at_activity_1": fig(cal["measured_over_predicted_at_activity_1"], "ratio", "estimated"),
+        "activity_needed_to_match": fig(cal["activity_needed_to_match"], "fraction of neurons sending per step", "estimated"),
+    }
+
+
 def energy_value(entry: dict, key: str) -> float | None:
     e = entry.get("energy", {}).get(key)
     return None if e is None else e["per_snippet"]["value"]
 
 
-def comparison(backends: dict[str, dict]) -> dict:
-    """Loihi estimate / GPU energy per snippet, with the pair used and the caveats."""
+def _setting(name: str, loihi: dict | None, other: dict | None, method: str, caveats: list[str],
+             unavailable: str | None = None) -> dict:
+    lo = None if loihi is None else loihi["per_snippet"]["value"]
+    ot = None if other is None else other["per_snippet"]["value"]
+    ratio = lo / ot if lo is not None and ot else None
+    out = {"setting": name, "method": method,
+           "loihi_per_snippet": fig(lo, "J/snippet", "estimated"),
+           "other_per_snippet": fig(ot, "J/snippet", other["per_snippet"]["origin"] if other else "estimated"),
+           "ratio_loihi_over_other": fig(ratio, "ratio (J/snippet over J/snippet)", "estimated"), "caveats": caveats}
+    if ratio is None:
+        out["unavailable"] = unavailable or f"no {method} figure in this run"
+    return out
+
+
+def comparison(backends: dict[str, dict], measurement: dict[str, str] | None = None,
+               calibration: dict | None = None) -> dict:
+    """Loihi estimate / GPU-or-CPU energy per snippet for each setting (``headline``), each with its caveats.
+
+    ``measurement``: why a measured GPU (NVML) / CPU (RAPL) figure is absent; ``calibration``: the
+    result of :func:`benchmarks.energy_calibration.calibrate` (quoted in the caveats).
+    """
+    measurement = measurement or {}
     loihi_name = next((n for n in ("emu_fixed", "emu_float", "lava_fixed", "lava_float")
                        if backends.get(n, {}).get("status") == "ok"), None)
     ref = backends.get("reference", {})
-    gpu_key = next((k for k in ("gpu_measured", "gpu_estimate_mac_ac") if ref.get("status") == "ok"
-                    and k in ref.get("energy", {})), None)
-    caveats = [
-        "The Loihi figure is an estimate from Loihi 1 (14 nm) per-operation energies (Davies 2018) applied to a "
-        "simulated run; Loihi 2 (Intel 4) per-operation energies are not published, and no static power, "
-        "I/O to the host or input encoding is included.",
-        "Tile hops are assumed (one hop per inter-population message); placement is not computed.",
-        "Graded-message energy uses the binary synaptic-op figure (no published Loihi 2 number).",
-        "Without a GPU, the GPU figure is a 45 nm Horowitz estimate of arithmetic only (no memory traffic, no "
-        "static or idle power, no kernel-launch overhead); a measured NVML figure is typically orders of magnitude higher.",
-        "The reference (offline, whole-video GCN) and the streaming graph are different models of the same task: "
-        "compare their accuracy before comparing their energy.",
+    ref_energy = ref.get("energy", {}) if ref.get("status") == "ok" else {}
+    graph_energy = backends[loihi_name].get("energy", {}) if loihi_name else {}
+    loihi = graph_energy.get("loihi")
+    batch_note = ("the offline batch size (von_neumann_offline_batch in the constants table) is an assumption; weights "
+                  "are read from DRAM once per step per batch")
+    same_graph = "the same streaming graph (same operations, same accuracy) executed densely by a GPU/CPU: every weight, every neuron, every step"
+    other_model = ("the reference MSF is a different (offline, whole-video) model of the same task: compare accuracy before energy")
+    settings = [
+        _setting("live feed, batch 1: the streaming graph on a GPU/CPU, one snippet at a time", loihi,
+                 graph_energy.get("von_neumann_batch1"), "von_neumann_batch1",
+                 [same_graph, "weights are read from DRAM at every step (a snippet arrives every 0.533 s; caches are not assumed to keep them)"]),
+        _setting("offline, large batch: the streaming graph on a GPU/CPU", loihi,
+                 graph_energy.get("von_neumann_offline_batch"), "von_neumann_offline_batch",
+                 [same_graph, batch_note]),
+        _setting("reference MSF on a GPU/CPU, one video per forward (as ucfdvs eval scores)", loihi,
+                 ref_energy.get("von_neumann_per_video"), "von_neumann_per_video",
+                 [other_model, "weights are read from DRAM once per video"]),
+        _setting("reference MSF on a GPU/CPU, large offline batch of videos", loihi,
+                 ref_energy.get("von_neumann_offline_batch"), "von_neumann_offline_batch",
+                 [other_model, batch_note]),
+        _setting("reference MSF, arithmetic only (45 nm MAC/AC; the figure of earlier reports)", loihi,
+                 ref_energy.get("gpu_estimate_mac_ac"), "gpu_estimate_mac_ac",
+                 [other_model, "no memory traffic: a lower bound for any GPU/CPU"]),
+        _setting("reference MSF measured on this machine's GPU (NVML)", loihi, ref_energy.get("gpu_measured"), "gpu_measured",
+                 [other_model, "measured: dynamic energy above idle power; includes memory, launches, the framework"],
+                 measurement.get("gpu_nvml", "no GPU on this machine: not measured, untested here")),
+        _setting("reference MSF measured on this machine's CPU (RAPL)", loihi, ref_energy.get("cpu_measured"), "cpu_measured",
+                 [other_model, "measured: whole CPU package above idle, other processes included"],
+                 measurement.get("cpu_rapl", "RAPL not readable on this machine: not measured")),
     ]
+    static = graph_energy.get("loihi_with_static")
+    caveats = [
+        "The Loihi figure is an estimate from Loihi 1 (14 nm) per-operation energies (Davies et al. 2018, Table 2) applied to a "
+        "simulated run: no per-operation energies are published for Loihi 2 (Intel 4). Graded messages are costed as a "
+        "synaptic op plus a 32-bit multiply (an assumption); one tile hop per message is assumed; host I/O is not included.",
+        "GPU/CPU figures are a 45 nm model (Horowitz, ISSCC 2014): fp32 arithmetic plus weights from DRAM and state from "
+        "SRAM; no static or idle power, no kernel-launch or framework overhead. Measured figures (NVML, RAPL) replace them "
+        "where a counter exists.",
+    ]
+    if calibration:
+        caveats.append(
+            f"Calibration: for PilotNet SDNN, whose Loihi 2 energy Intel measured ({calibration['measured']['dynamic_energy_per_frame_j'] * 1e3:.3f} mJ "
+            f"dynamic per frame), this per-operation model predicts at most "
+            f"{calibration['predicted_dynamic_energy_per_frame_j']['activity_1 (every neuron, every connection)'] * 1e3:.3f} mJ "
+            f"(every neuron sending every step): it under-predicts measured Loihi 2 dynamic energy by at least "
+            f"{calibration['measured_over_predicted_at_activity_1']:.1f}x, so the Loihi figures here are lower bounds "
+            "(python -m ucfdvs.benchmarks.energy_calibration).")
+    if static is not None:
+        caveats.append(
+            f"Static power: one Loihi 2 chip idles at 0.342 W (Intel's measurement); kept on for a live feed it costs "
+            f"{static['per_snippet']['value']:.3g} J per snippet with the dynamic part included (loihi_with_static), "
+            "orders of magnitude above every dynamic figure above. GPU/CPU idle power is larger still and not modelled: "
+            "the ratios compare dynamic energy only.")
     ratio = None
-    if loihi_name and gpu_key:
-        lo, gpu = energy_value(backends[loihi_name], "loihi"), energy_value(ref, gpu_key)
+    gpu_key = next((k for k in ("gpu_measured", "gpu_estimate_mac_ac") if k in ref_energy), None)
+    if loihi is not None and gpu_key:
+        lo, gpu = loihi["per_snippet"]["value"], ref_energy[gpu_key]["per_snippet"]["value"]
         ratio = lo / gpu if lo is not None and gpu else None
-    return {"energy_ratio_loihi_over_gpu": fig(ratio, "ratio (J/snippet over J/snippet)", "estimated"),
+    return {"headline": settings,
+            "energy_ratio_loihi_over_gpu": fig(ratio, "ratio (J/snippet over J/snippet)", "estimated"),
             "loihi_backend": loihi_name, "gpu_backend": "reference" if gpu_key else None, "gpu_energy": gpu_key,
             "caveats": caveats}
 
@@ -264,7 +407,8 @@ def _limit(constants: dict, key: str) -> str:
 
 def main_energy(entry: dict) -> tuple[dict | None, str]:
     e = entry.get("energy", {})
-    for key, label in (("gpu_measured", "GPU, NVML"), ("loihi", "Loihi est."), ("gpu_estimate_mac_ac", "45 nm est.")):
+    for key, label in (("gpu_measured", "GPU, NVML"), ("cpu_measured", "CPU, RAPL"), ("loihi", "Loihi est."),
+                       ("gpu_estimate_mac_ac", "45 nm est.")):
         if key in e:
             return e[key]["per_snippet"], label
     return None, ""
@@ -304,10 +448,28 @@ def write_markdown(path: Path, results: dict, figures: list[str]) -> None:
               "measured (PyTorch), emu/lava simulated; energies estimated unless marked NVML; latency in seconds "
               "estimated (steps x 0.533 s per snippet + compute).", ""]
     c = r["comparison"]
-    lines += ["## Loihi / GPU energy", "",
-              f"Ratio (Loihi estimate of `{c['loihi_backend']}` / `{c['gpu_energy']}` of `{c['gpu_backend']}`), energy per snippet: "
-              f"**{_v(c['energy_ratio_loihi_over_gpu'], '{:.3g}')}**", "", "Caveats:", ""]
+    lines += ["## Energy: Loihi 2 estimate against a GPU/CPU, per setting", "",
+              f"Loihi figure: `{c['loihi_backend']}` (dynamic energy, estimated). Ratio < 1: Loihi uses less energy per snippet.",
+              "", "| setting | Loihi J/snippet | GPU/CPU J/snippet | Loihi / GPU-CPU | caveats |", "|---|---|---|---|---|"]
+    for h in c["headline"]:
+        ratio = _v(h["ratio_loihi_over_other"], "{:.3g}") if "unavailable" not in h else f"unavailable: {h['unavailable']}"
+        lines.append(f"| {h['setting']} | {_eng(h['loihi_per_snippet'], 'J')} | {_eng(h['other_per_snippet'], 'J')} "
+                     f"({h['other_per_snippet']['origin']}) | **{ratio}** | {'; '.join(h['caveats'])} |")
+    lines += ["", "Caveats common to every setting:", ""]
     lines += [f"- {x}" for x in c["caveats"]] + [""]
+    nb = {n: e["neurobench"] for n, e in b.items() if e.get("status") == "ok" and e.get("neurobench")}
+    if nb:
+        keys = list(next(iter(nb.values())))
+        lines += ["## NeuroBench metrics (NeuroBench's names and definitions, computed by us)", "",
+                  "Per sample = per video. Effective_MACs: operations driven by graded values (the input features, LI "
+                  "outputs); Effective_ACs: by spikes; Dense: every weight at every step; MembraneUpdates: every neuron "
+                  "every step (an upper bound of NeuroBench's count of changed membranes). README: definitions and the "
+                  "check against the neurobench package.", "",
+                  "| backend | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        for n, m in nb.items():
+            lines.append(f"| {n} | " + " | ".join(_big(m[k]) if k not in ("ConnectionSparsity", "ActivationSparsity")
+                                                     else _v(m[k], "{:.4f}") for k in keys) + " |")
+        lines += [""]
     lines += ["## Energy per snippet and per video hour", "", "| backend | method | J/snippet | J/video-hour | origin |", "|---|---|---|---|---|"]
     for name, e in b.items():
         for key, v in e.get("energy", {}).items():
