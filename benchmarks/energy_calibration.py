@@ -24,6 +24,7 @@ from pathlib import Path
 from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
 from ucfdvs.benchmarks.suite.constants import load_constants
 from ucfdvs.benchmarks.suite.energy import loihi_energy
+from ucfdvs.errors import UserError
 
 SOURCE = ("Intel Labs, lava-dl tutorial tutorials/lava/lib/dl/netx/pilotnet_sdnn/benchmark.ipynb, saved outputs "
           "(github.com/lava-nc/lava-dl, commit 1878d6d407d5502d74ff337cf43a6e8c6796bebc); input size from the "
@@ -110,7 +111,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--constants", type=Path, help="energy constants JSON (default: the packaged table)")
     parser.add_argument("--out", type=Path, default=results_dir() / "energy_calibration.json")
     args = parser.parse_args(argv)
-    result = {"machine": describe_machine(), **calibrate(args.constants)}
+    try:
+        result = {"machine": describe_machine(), **calibrate(args.constants)}
+    except UserError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     p = result["predicted_dynamic_energy_per_frame_j"]
     print(f"PilotNet SDNN on Loihi 2: {result['counts_per_frame']['neurons']:,} neurons, "
           f"{result['counts_per_frame']['connections']:,} connections per frame")

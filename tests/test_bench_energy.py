@@ -166,6 +166,33 @@ def test_graph_run_energy_settings_and_headline():
     assert any("Loihi 1" in x for x in cmp["caveats"]) and any("Static power" in x for x in cmp["caveats"])
 
 
+def test_constants_without_static_power_drop_the_static_figure(tmp_path):
+    from ucfdvs.neuro_runtime import load_graph
+    from ucfdvs.neuro_runtime.examples import msf_like_graph
+
+    table = _default_table()
+    table["loihi_static_power_w"]["value"] = None  # nullable: no static figure
+    c = load_constants(_write(tmp_path, table))
+    graph = load_graph(msf_like_graph())
+    layers = {n: LayerCount(s.size, neuron_steps=s.size * 4, spikes=1, synops=2, spiking=s.spiking) for n, s in graph.neurons.items()}
+    e = backend_energy(BackendRun("emu_float", counts=OpCount(layers=layers, snippets=4, steps=4)), c, {}, graph.input_name, graph)
+    assert "loihi" in e and "loihi_with_static" not in e
+    assert not any("Static power" in x for x in comparison({"emu_float": {"status": "ok", "energy": e}})["caveats"])
+
+
+def test_calibration_script_refuses_a_bad_constants_file(tmp_path, capsys):
+    from ucfdvs.benchmarks.energy_calibration import main
+
+    table = _default_table()
+    table["loihi_graded_synaptic_op_pj"]["value"] = -26.7
+    path = _write(tmp_path, table)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--constants", str(path), "--out", str(tmp_path / "cal.json")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "constant 'loihi_graded_synaptic_op_pj' is negative" in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "cal.json").exists()
+
+
 def test_calibration_prediction_by_hand():
     counts = pilotnet_counts()
     # netx's printed layer outputs: 99x32x24, 49x15x36, 24x7x48, 22x4x64, 20x2x64, then 100, 50, 10, 1 neurons

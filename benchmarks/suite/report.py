@@ -453,8 +453,10 @@ def write_markdown(path: Path, results: dict, figures: list[str]) -> None:
               "", "| setting | Loihi J/snippet | GPU/CPU J/snippet | Loihi / GPU-CPU | caveats |", "|---|---|---|---|---|"]
     for h in c["headline"]:
         ratio = _v(h["ratio_loihi_over_other"], "{:.3g}") if "unavailable" not in h else f"unavailable: {h['unavailable']}"
-        lines.append(f"| {h['setting']} | {_eng(h['loihi_per_snippet'], 'J')} | {_eng(h['other_per_snippet'], 'J')} "
-                     f"({h['other_per_snippet']['origin']}) | **{ratio}** | {'; '.join(h['caveats'])} |")
+        other = _eng(h["other_per_snippet"], "J")
+        other += f" ({h['other_per_snippet']['origin']})" if h["other_per_snippet"]["value"] is not None else ""
+        lines.append(f"| {h['setting']} | {_eng(h['loihi_per_snippet'], 'J')} | {other} | **{ratio}** | "
+                     f"{'; '.join(h['caveats'])} |")
     lines += ["", "Caveats common to every setting:", ""]
     lines += [f"- {x}" for x in c["caveats"]] + [""]
     nb = {n: e["neurobench"] for n, e in b.items() if e.get("status") == "ok" and e.get("neurobench")}
