@@ -316,31 +316,29 @@ def comparison(backends: dict[str, dict], measurement: dict[str, str] | None = N
     loihi = graph_energy.get("loihi")
     batch_note = ("the offline batch size (von_neumann_offline_batch in the constants table) is an assumption; weights "
                   "are read from DRAM once per step per batch")
-    same_graph = "the same streaming graph (same operations, same accuracy) executed densely by a GPU/CPU: every weight, every neuron, every step"
+    same_graph = ("the same streaming graph (same operations, same accuracy) executed densely by a GPU/CPU: every "
+                  "weight, every neuron, every step")
     other_model = ("the reference MSF is a different (offline, whole-video) model of the same task: compare accuracy before energy")
-    settings = [
-        _setting("live feed, batch 1: the streaming graph on a GPU/CPU, one snippet at a time", loihi,
-                 graph_energy.get("von_neumann_batch1"), "von_neumann_batch1",
-                 [same_graph, "weights are read from DRAM at every step (a snippet arrives every 0.533 s; caches are not assumed to keep them)"]),
-        _setting("offline, large batch: the streaming graph on a GPU/CPU", loihi,
-                 graph_energy.get("von_neumann_offline_batch"), "von_neumann_offline_batch",
-                 [same_graph, batch_note]),
-        _setting("reference MSF on a GPU/CPU, one video per forward (as ucfdvs eval scores)", loihi,
-                 ref_energy.get("von_neumann_per_video"), "von_neumann_per_video",
-                 [other_model, "weights are read from DRAM once per video"]),
-        _setting("reference MSF on a GPU/CPU, large offline batch of videos", loihi,
-                 ref_energy.get("von_neumann_offline_batch"), "von_neumann_offline_batch",
-                 [other_model, batch_note]),
-        _setting("reference MSF, arithmetic only (45 nm MAC/AC; the figure of earlier reports)", loihi,
-                 ref_energy.get("gpu_estimate_mac_ac"), "gpu_estimate_mac_ac",
-                 [other_model, "no memory traffic: a lower bound for any GPU/CPU"]),
-        _setting("reference MSF measured on this machine's GPU (NVML)", loihi, ref_energy.get("gpu_measured"), "gpu_measured",
-                 [other_model, "measured: dynamic energy above idle power; includes memory, launches, the framework"],
-                 measurement.get("gpu_nvml", "no GPU on this machine: not measured, untested here")),
-        _setting("reference MSF measured on this machine's CPU (RAPL)", loihi, ref_energy.get("cpu_measured"), "cpu_measured",
-                 [other_model, "measured: whole CPU package above idle, other processes included"],
-                 measurement.get("cpu_rapl", "RAPL not readable on this machine: not measured")),
+    rows = [  # (setting, energies of which backend, method, caveats, why a measured figure may be absent)
+        ("live feed, batch 1: the streaming graph on a GPU/CPU, one snippet at a time", graph_energy, "von_neumann_batch1",
+         [same_graph, "weights are read from DRAM at every step (a snippet arrives every 0.533 s; caches are not assumed "
+                      "to keep them)"], None),
+        ("offline, large batch: the streaming graph on a GPU/CPU", graph_energy, "von_neumann_offline_batch",
+         [same_graph, batch_note], None),
+        ("reference MSF on a GPU/CPU, one video per forward (as ucfdvs eval scores)", ref_energy, "von_neumann_per_video",
+         [other_model, "weights are read from DRAM once per video"], None),
+        ("reference MSF on a GPU/CPU, large offline batch of videos", ref_energy, "von_neumann_offline_batch",
+         [other_model, batch_note], None),
+        ("reference MSF, arithmetic only (45 nm MAC/AC; the figure of earlier reports)", ref_energy, "gpu_estimate_mac_ac",
+         [other_model, "no memory traffic: a lower bound for any GPU/CPU"], None),
+        ("reference MSF measured on this machine's GPU (NVML)", ref_energy, "gpu_measured",
+         [other_model, "measured: dynamic energy above idle power; includes memory, launches, the framework"],
+         measurement.get("gpu_nvml", "no GPU on this machine: not measured, untested here")),
+        ("reference MSF measured on this machine's CPU (RAPL)", ref_energy, "cpu_measured",
+         [other_model, "measured: whole CPU package above idle, other processes included"],
+         measurement.get("cpu_rapl", "RAPL not readable on this machine: not measured")),
     ]
+    settings = [_setting(name, loihi, energies.get(key), key, cav, why) for name, energies, key, cav, why in rows]
     static = graph_energy.get("loihi_with_static")
     caveats = [
         "The Loihi figure is an estimate from Loihi 1 (14 nm) per-operation energies (Davies et al. 2018, Table 2) applied to a "
