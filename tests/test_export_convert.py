@@ -164,7 +164,7 @@ def test_convert_refuses_other_architectures_and_bad_settings() -> None:
 
 def test_streaming_graph_validation_names_the_node() -> None:
     nodes = {"x": NodeSpec("input", 3, 3), "y": NodeSpec("output", 3, 3)}
-    with pytest.raises(UserError, match="missing node 'ghost'"):
+    with pytest.raises(UserError, match="refers to unknown node 'ghost'"):
         StreamingNet(nodes, [("x", "ghost"), ("x", "y")], {})
     nodes["w"] = NodeSpec("linear", 4, 3)
     with pytest.raises(UserError, match="shape mismatch"):
