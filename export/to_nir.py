@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ucfdvs.export.streaming_msf import StreamingMSF, StreamingNet
+from ucfdvs.export.streaming_msf import KINDS, NEURON_FIELDS, NodeSpec, StreamingMSF, StreamingNet
 from ucfdvs import __version__
 from ucfdvs.atomic import atomic_path
 from ucfdvs.errors import UserError
@@ -86,6 +86,51 @@ def to_nir_graph(model: StreamingMSF | StreamingNet | nn.Module, source_sha256: 
         "model": json.dumps(net.meta, sort_keys=True, default=str),
     }
     return nir.NIRGraph(nodes=nodes, edges=[tuple(e) for e in net.edges], metadata=metadata)
+
+
+def from_nir_graph(graph: Any) -> StreamingNet:
+    """The streaming model of a NIR graph (the inverse of :func:`to_nir_graph`).
+
+    Validated by ``neuro_runtime.graph_check.load_graph``; a graph the streaming model cannot
+    express (CubaLIF, per-channel or zero delays, synapse chains, neuron -> neuron edges, several
+    Outputs) is refused with a one-line ``UserError``. Neuron parameters of any shape are flattened
+    and broadcast to the population size; weights become float32 trainable parameters.
+    """
+    from ucfdvs.neuro_runtime.graph_check import load_graph
+
+    lowered = load_graph(graph)
+    nodes: dict[str, NodeSpec] = {}
+    tensors: dict[str, torch.Tensor] = {}
+    for name, node in graph.nodes.items():
+        t = type(node).__name__
+        kind = t.lower()
+        if kind not in KINDS:
+            raise UserError(f"node {name!r} ({t}): the streaming model has no {t}")
+        if kind in ("input", "output"):
+            n = lowered.size(name)
+            nodes[name] = NodeSpec(kind, n, n)
+        elif kind in ("affine", "linear"):
+            w = np.asarray(node.weight, dtype=np.float64)
+            nodes[name] = NodeSpec(kind, w.shape[1], w.shape[0])
+            tensors[f"{name}__weight"] = torch.from_numpy(w)
+            if kind == "affine":
+                tensors[f"{name}__bias"] = torch.from_numpy(np.asarray(node.bias, dtype=np.float64).reshape(-1))
+        elif kind == "scale":
+            sc = np.asarray(node.scale, dtype=np.float64).reshape(-1)
+            nodes[name] = NodeSpec(kind, sc.size, sc.size)
+            tensors[f"{name}__scale"] = torch.from_numpy(sc)
+        elif kind == "delay":
+            steps = np.unique(np.rint(np.asarray(node.delay, dtype=np.float64).reshape(-1) / lowered.dt))
+            if steps.size != 1:
+                raise UserError(f"node {name!r} (Delay): the streaming model needs one delay for all channels")
+            n = np.size(node.delay)
+            nodes[name] = NodeSpec(kind, n, n, delay=int(steps[0]))
+        else:
+            n = lowered.neurons[name].size
+            params = {f: np.broadcast_to(np.asarray(getattr(node, f), dtype=np.float64).reshape(-1), (n,)).copy()
+                      for f in NEURON_FIELDS[kind]}
+            nodes[name] = NodeSpec(kind, n, n, neuron=params)
+    return StreamingNet(nodes, [(e[0], e[1]) for e in graph.edges], tensors, lowered.dt)
 
 
 def write_nir(model: StreamingMSF | StreamingNet, path: str | Path, source_sha256: str = "", source_path: str = "") -> Any:

@@ -200,15 +200,17 @@ class RuntimeGraph:
 
 
 def _arr(node_name: str, what: str, value: Any, size: int | None = None) -> np.ndarray:
-    a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    """A parameter as a float64 vector: any shape is flattened (C order); a single value is
+    broadcast to ``size``; otherwise it must hold exactly ``size`` values."""
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(a)):
         raise UserError(f"node '{node_name}': parameter {what} is not finite")
     if size is not None:
         if a.size == 1:
-            a = np.full(size, float(a.reshape(-1)[0]))
-        elif a.ndim != 1 or a.size != size:
+            a = np.full(size, float(a[0]))
+        elif a.size != size:
             raise UserError(
-                f"node '{node_name}': parameter {what} has shape {tuple(a.shape)}, expected ({size},)"
+                f"node '{node_name}': parameter {what} has shape {tuple(np.shape(value))}, expected {size} values"
             )
     return a
 
@@ -431,14 +433,14 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
 
 def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, np.ndarray, np.ndarray]:
     """Lava parameters of one NIR neuron node, plus its input gains (x gain, bias gain)."""
+    fields = {"LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak"),
+              "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}[t]
+    n = max(np.size(getattr(node, f)) for f in fields if getattr(node, f) is not None)  # scalars broadcast
     if t == "CubaLIF":
-        n = _arr(name, "v_threshold", node.v_threshold).size
         tau_syn = _arr(name, "tau_syn", node.tau_syn, n)
         tau = _arr(name, "tau_mem", node.tau_mem, n)
         w_in = _arr(name, "w_in", node.w_in, n)
     else:
-        ref = node.tau
-        n = _arr(name, "tau", ref).size
         tau = _arr(name, "tau", node.tau, n)
     r = _arr(name, "r", node.r, n)
     v_leak = _arr(name, "v_leak", node.v_leak, n)
