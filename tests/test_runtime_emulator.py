@@ -157,7 +157,7 @@ def test_emulator_matches_literal_reference(name: str, tmp_path: Path) -> None:
     for b in range(3):
         outs, spikes = reference_run(g_file, x[b])
         for o in outs:
-            np.testing.assert_allclose(rec.outputs[o][b], outs[o], atol=1e-9, rtol=0)
+            np.testing.assert_allclose(rec.outputs[o][b], outs[o], atol=1e-12, rtol=0)
         for n in spikes:
             np.testing.assert_array_equal(rec.spikes[n][b], spikes[n])
             total_spikes += int(spikes[n].sum())
