@@ -114,7 +114,7 @@ def branching() -> nir.NIRGraph:
         {"in": nir.Input(np.array([4])), "a0": _aff(rng, 6, 4, 1.5), "lif0": _lif(6, v_reset=-0.2, v_leak=0.1),
          "a1": _aff(rng, 3, 6, 1.5, bias=0.45), "lif1": _lif(3, vth=0.5), "a2": _aff(rng, 3, 6, 1.2),
          "li": nir.LI(tau=np.full(3, 2 * DT), r=np.full(3, 1.2), v_leak=np.full(3, 0.05)),
-         "l1": nir.Linear(_f32(rng.normal(0, 1.5, (2, 3)))), "l2": nir.Linear(_f32(rng.normal(0, 1.5, (2, 3)))),
+         "l1": nir.Linear(_f32(rng.normal(0, 0.6, (2, 3)))), "l2": nir.Linear(_f32(rng.normal(0, 0.6, (2, 3)))),
          "lif2": _lif(2, vth=0.5, r=1.5), "out": nir.Output(np.array([2]))},
         [("in", "a0"), ("a0", "lif0"), ("lif0", "a1"), ("a1", "lif1"), ("lif0", "a2"), ("a2", "li"),
          ("lif1", "l1"), ("li", "l2"), ("l1", "lif2"), ("l2", "lif2"), ("lif2", "out")])
