@@ -12,6 +12,9 @@ NIR 1.0.8 can write and Lava can run, executed exactly as the deployed graph run
 * ``lif``: forward Euler, ``v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t])``, spike when
   ``v[t] > v_threshold`` (strict), then ``v[t] = v_reset``; ``v[-1] = v_reset`` (the contract's
   initial state: the membrane rests where a reset puts it, Lava's shifted membrane 0).
+* ``cubalif``: a synaptic current first, ``I[t] = I[t-1] + (dt/tau_syn)(w_in x[t] - I[t-1])``, then
+  the ``lif`` step on ``I[t]`` with ``tau_mem``; ``I[-1] = w_in * (sum of the incoming biases)``,
+  its rest value.
 * ``li``: the same Euler step with no spike; its output is ``v[t]`` (graded); ``v[-1] = 0``.
 * ``output``: the sum of its inputs at step t (no delay); the sigmoid is applied outside.
 
@@ -40,10 +43,11 @@ DT_SECONDS = SNIPPET_S  # one snippet: 16 frames at 30 fps (533,328 us)
 STREAMING_FORMAT = "ucfdvs-streaming/1"
 
 SYNAPSES = ("affine", "linear", "scale")
-NEURONS = ("lif", "li")
+NEURONS = ("lif", "cubalif", "li")
 KINDS = ("input", "output", "delay") + SYNAPSES + NEURONS
 NIR_TYPE = {t.lower(): t for t in SUPPORTED}  # node kind -> NIR type (graph_check's one table)
-NEURON_FIELDS = {"lif": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "li": ("tau", "r", "v_leak")}
+NEURON_FIELDS = {"lif": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "li": ("tau", "r", "v_leak"),
+                 "cubalif": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}
 
 
 @dataclass
@@ -86,30 +90,36 @@ class SpikeFn(torch.autograd.Function):
         return grad * 4.0 * s * (1.0 - s)
 
 
-def neuron_step(kind: str, p: dict[str, torch.Tensor], v: torch.Tensor, current: torch.Tensor,
-                surrogate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Euler step of a ``lif`` / ``li`` population: returns (output, new v).
+def neuron_step(kind: str, p: dict[str, torch.Tensor], state: tuple[torch.Tensor, torch.Tensor],
+                current: torch.Tensor, surrogate: bool = False
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """One Euler step of a ``lif`` / ``cubalif`` / ``li`` population: returns (output, new state).
 
-    ``p["k"]`` is ``dt / tau``; ``v``, ``current``: ``[B, N]``.
+    ``state`` = (synaptic current ``I``, used by ``cubalif`` only; membrane ``v``), ``[B, N]`` each;
+    ``p["k"]`` is ``dt / tau`` (``tau_mem``), ``p["k_syn"]`` ``dt / tau_syn``.
     """
+    i, v = state
+    if kind == "cubalif":
+        i = i + p["k_syn"] * (p["w_in"] * current - i)
+        current = i
     v = v + p["k"] * (p["v_leak"] - v + p["r"] * current)
     if kind == "li":
-        return v, v
+        return v, (i, v)
     if surrogate:
         spikes = SpikeFn.apply(v - p["v_threshold"])
     else:
         spikes = (v > p["v_threshold"]).to(v.dtype)
     v = torch.where(spikes.detach() > 0, p["v_reset"].expand_as(v), v)
-    return spikes, v
+    return spikes, (i, v)
 
 
 def neuron_tensors(spec: NodeSpec, dt: float, dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
-    """Per-step neuron constants as tensors: ``k = dt / tau`` (computed in float64) and the rest."""
-    out = {"k": torch.as_tensor(dt / spec.neuron["tau"], dtype=dtype, device=device)}
-    for name in NEURON_FIELDS[spec.kind]:
-        if name != "tau":
-            out[name] = torch.as_tensor(spec.neuron[name], dtype=dtype, device=device)
-    return out
+    """Per-step neuron constants as tensors: ``k = dt / tau`` (``tau_mem``), ``k_syn = dt / tau_syn``
+    (computed in float64) and the other parameters."""
+    rates = {"tau": "k", "tau_mem": "k", "tau_syn": "k_syn"}
+    return {rates.get(name, name): torch.as_tensor(dt / spec.neuron[name] if name in rates else spec.neuron[name],
+                                                   dtype=dtype, device=device)
+            for name in NEURON_FIELDS[spec.kind]}
 
 
 def validate(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]], where: str = "graph") -> None:
@@ -252,16 +262,22 @@ class StreamingNet(nn.Module):
                 total = val if total is None else total + val
             seq[name] = total
         hist: dict[str, list[torch.Tensor]] = {}
-        state: dict[str, torch.Tensor] = {}
+        state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         consts: dict[str, dict[str, torch.Tensor]] = {}
         step_nodes = [n for n in self.nodes if n not in seq]
         delays = [n for n in step_nodes if self.nodes[n].kind == "delay"]
         synapses = [n for n in step_nodes if self.nodes[n].kind in SYNAPSES]
         neurons = [n for n in step_nodes if self.nodes[n].kind in NEURONS]
         for n in neurons:
+            kind, size = self.nodes[n].kind, self.nodes[n].size_out
             consts[n] = neuron_tensors(self.nodes[n], self.dt, dtype, device)
-            start = consts[n]["v_reset"] if self.nodes[n].kind == "lif" else x.new_zeros(())
-            state[n] = start.expand(batch, self.nodes[n].size_out).clone()
+            v0 = consts[n]["v_reset"] if kind != "li" else x.new_zeros(())
+            i0 = x.new_zeros(())
+            if kind == "cubalif":  # rest value: w_in times the incoming synapses' biases
+                rest_in = sum((self.weight(src, "bias").to(dtype) for src in self.sources[n]
+                               if self.nodes[src].kind == "affine"), x.new_zeros(size))
+                i0 = consts[n]["w_in"] * rest_in
+            state[n] = (i0.expand(batch, size).clone(), v0.expand(batch, size).clone())
         for n in step_nodes:
             hist[n] = []
 

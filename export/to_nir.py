@@ -3,7 +3,7 @@
 Mapping (one node each, names kept): input -> ``Input``, output -> ``Output``, affine ->
 ``Affine(weight [out, in], bias)``, linear -> ``Linear``, scale -> ``Scale``, delay ->
 ``Delay(delay = k * dt seconds per channel)``, lif -> ``LIF(tau [s], r, v_leak, v_threshold,
-v_reset)``, li -> ``LI(tau [s], r, v_leak)``. Graph metadata: ``dt`` (s), its meaning, the
+v_reset)``, cubalif -> ``CubaLIF``, li -> ``LI(tau [s], r, v_leak)``. Graph metadata: ``dt`` (s), its meaning, the
 latency, the toolkit and nir versions, the source checkpoint's SHA-256 and the conventions.
 Anything else is refused with a ``UserError`` naming the module.
 """
@@ -68,6 +68,8 @@ def to_nir_graph(model: StreamingMSF | StreamingNet | nn.Module, source_sha256: 
         elif k == "lif":
             p = spec.neuron
             nodes[name] = nir.LIF(tau=p["tau"], r=p["r"], v_leak=p["v_leak"], v_threshold=p["v_threshold"], v_reset=p["v_reset"])
+        elif k == "cubalif":
+            nodes[name] = nir.CubaLIF(**spec.neuron)
         elif k == "li":
             p = spec.neuron
             nodes[name] = nir.LI(tau=p["tau"], r=p["r"], v_leak=p["v_leak"])
@@ -92,7 +94,7 @@ def from_nir_graph(graph: Any) -> StreamingNet:
     """The streaming model of a NIR graph (the inverse of :func:`to_nir_graph`).
 
     Validated by ``neuro_runtime.graph_check.load_graph``; a graph the streaming model cannot
-    express (CubaLIF, per-channel or zero delays, synapse chains, neuron -> neuron edges, several
+    express (per-channel or zero delays, synapse chains, neuron -> neuron edges, several
     Outputs) is refused with a one-line ``UserError``. Neuron parameters of any shape are flattened
     and broadcast to the population size; weights become float32 trainable parameters.
     """

@@ -205,9 +205,13 @@ def _interpreter(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
 
 
 def _streaming(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
-    from ucfdvs.export.to_nir import from_nir_graph
+    """The streaming model built from the graph, written back by ``ucfdvs export``'s writer and
+    rebuilt (so the writer's metadata and parameters are checked too)."""
+    from ucfdvs.export.to_nir import from_nir_graph, to_nir_graph
 
-    net = from_nir_graph(g).double()
+    written = to_nir_graph(from_nir_graph(g))
+    assert "LIF v[-1] = v_reset" in written.metadata["conventions"]
+    net = from_nir_graph(written).double()
     with torch.no_grad():
         out, rec = net.run(torch.from_numpy(x), record=True, surrogate=False)
     return Result({net.output_name: out.numpy()}, {k: v.numpy() for k, v in rec.items()})
@@ -230,7 +234,6 @@ EXECUTORS = [
 ]
 
 NOT_EXPRESSIBLE = {
-    ("streaming", "cubalif"): "no CubaLIF kind",
     ("streaming", "delayed_per_channel"): "one delay per Delay node",
     ("streaming", "rest_values"): "no synapse -> synapse/Delay chains",
 }
