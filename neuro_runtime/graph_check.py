@@ -52,7 +52,7 @@ def check_structure(
     Checks: supported types, no edge to an unknown node, exactly one Input with no incoming edge,
     at least one Output, each fed and feeding nothing, matching widths on every edge, and every
     cycle through a synapse node or a Delay of >= 1 step (``delay_min``: smallest delay of each
-    Delay node, steps).  Returns ``(input, outputs, preds, succs)``; raises a one-line ``UserError``.
+    Delay node, steps) and through a neuron.  Returns ``(input, outputs, preds, succs)``; raises a one-line ``UserError``.
     """
     check_types(types)
     preds: dict[str, list[str]] = {n: [] for n in types}
@@ -87,6 +87,12 @@ def check_structure(
     cyc = find_cycle(instant, succs)
     if cyc:
         raise UserError("cycle with no delay: " + " -> ".join(cyc + [cyc[0]]))
+    cyc = find_cycle([n for n, t in types.items() if t in LINEAR_TYPES], succs)
+    if cyc:
+        raise UserError(
+            "cycle without a neuron (only synapse/Delay nodes): " + " -> ".join(cyc + [cyc[0]])
+            + "; its rest value is undefined"
+        )
     return inp, outputs, preds, succs
 
 
@@ -315,7 +321,6 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
     # --- lower linear chains into terms ----------------------------------------------------
     state = set(neurons) | set(outputs) | {inp}
     memo: dict[str, tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]] = {}
-    visiting: list[str] = []
 
     def gather(n: str) -> tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]:
         """Sum of everything arriving at node n's input."""
@@ -334,13 +339,6 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         """Output of linear node n as terms over state nodes."""
         if n in memo:
             return memo[n]
-        if n in visiting:
-            cyc2 = visiting[visiting.index(n):]
-            raise UserError(
-                "cycle without a neuron (only synapse/Delay nodes): "
-                + " -> ".join(cyc2 + [n]) + "; its rest value is undefined"
-            )
-        visiting.append(n)
         terms_in, b_in = gather(n)
         node = nodes[n]
         t = _type_name(node)
@@ -359,7 +357,6 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
                 mask = (k == kv).astype(np.float64)[:, None]
                 out += [(s, h, e + int(kv), mask * m) for s, h, e, m in terms_in]
             bias = b_in
-        visiting.pop()
         memo[n] = (out, np.asarray(bias, dtype=np.float64))
         return memo[n]
 

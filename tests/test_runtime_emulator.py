@@ -296,6 +296,9 @@ def test_bad_cycle_without_delay() -> None:
     # a Delay of 0 steps does not break a cycle, one of >= 1 step does
     g = _base({"d": nir.Delay(np.zeros(2))}, [("in", "a"), ("a", "lif"), ("lif", "d"), ("d", "lif"), ("lif", "out")])
     assert _err(g) == "cycle with no delay: lif -> d -> lif"
+    # a cycle of synapse nodes only has no rest value
+    g = _base({"s": nir.Scale(np.full(2, 0.5))}, [("in", "a"), ("a", "s"), ("s", "a"), ("a", "lif"), ("lif", "out")])
+    assert _err(g).startswith("cycle without a neuron (only synapse/Delay nodes): a -> s -> a")
 
 
 def test_bad_zero_delay_into_neuron_and_files(tmp_path: Path) -> None:
