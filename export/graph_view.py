@@ -30,6 +30,9 @@ def node_table(graph: Any) -> str:
             detail = f"delay {int(round(float(np.asarray(node.delay).reshape(-1)[0]) / dt))} steps"
         elif kind == "LIF":
             detail = f"tau/dt {float(node.tau.reshape(-1)[0]) / dt:.3g}, v_th {float(node.v_threshold.reshape(-1)[0]):.3g}"
+        elif kind == "CubaLIF":
+            detail = (f"tau_mem/dt {float(node.tau_mem.reshape(-1)[0]) / dt:.3g}, "
+                      f"tau_syn/dt {float(node.tau_syn.reshape(-1)[0]) / dt:.3g}, v_th {float(node.v_threshold.reshape(-1)[0]):.3g}")
         elif kind == "LI":
             detail = f"decay {1 - dt / float(node.tau.reshape(-1)[0]):.4f}"
         elif kind == "Scale":
