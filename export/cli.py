@@ -107,11 +107,14 @@ def cmd_finetune(args: argparse.Namespace) -> None:
 
 def cmd_nir_info(args: argparse.Namespace) -> None:
     from ucfdvs.export.graph_view import draw_graph, has_cycle, node_table
-    from ucfdvs.export.nir_interpreter import check_graph
     from ucfdvs.export.to_nir import read_nir
+    from ucfdvs.neuro_runtime.graph_check import load_graph
 
     graph = read_nir(args.file)
-    check_graph(graph, args.file)
+    try:
+        load_graph(graph)
+    except UserError as err:
+        raise UserError(str(err), args.file) from None
     print(node_table(graph))
     meta = {k: (v if isinstance(v, str) else float(v)) for k, v in graph.metadata.items() if k != "conventions"}
     print(json.dumps({**meta, "has_cycle": has_cycle(graph)}, indent=2, default=str))

@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from ucfdvs.atomic import atomic_path
+from ucfdvs.neuro_runtime.graph_search import back_edges, find_cycle
 
 COLOURS = {"Input": "#9ecae1", "Output": "#9ecae1", "Affine": "#fdd0a2", "Linear": "#fdd0a2", "Scale": "#fdae6b",
-           "Delay": "#d9d9d9", "LIF": "#a1d99b", "LI": "#c7e9c0"}
+           "Delay": "#d9d9d9", "LIF": "#a1d99b", "CubaLIF": "#74c476", "LI": "#c7e9c0"}
 
 
 def _shape(types: dict) -> str:
@@ -29,6 +30,9 @@ def node_table(graph: Any) -> str:
             detail = f"delay {int(round(float(np.asarray(node.delay).reshape(-1)[0]) / dt))} steps"
         elif kind == "LIF":
             detail = f"tau/dt {float(node.tau.reshape(-1)[0]) / dt:.3g}, v_th {float(node.v_threshold.reshape(-1)[0]):.3g}"
+        elif kind == "CubaLIF":
+            detail = (f"tau_mem/dt {float(node.tau_mem.reshape(-1)[0]) / dt:.3g}, "
+                      f"tau_syn/dt {float(node.tau_syn.reshape(-1)[0]) / dt:.3g}, v_th {float(node.v_threshold.reshape(-1)[0]):.3g}")
         elif kind == "LI":
             detail = f"decay {1 - dt / float(node.tau.reshape(-1)[0]):.4f}"
         elif kind == "Scale":
@@ -44,26 +48,9 @@ def _layers(graph: Any) -> dict[str, int]:
     for s, d in graph.edges:
         succ[s].append(d)
     start = next(n for n, v in graph.nodes.items() if type(v).__name__ == "Input")
-    order: list[str] = []
-    state: dict[str, int] = {}
-    back: set[tuple[str, str]] = set()
-
-    def visit(n: str) -> None:
-        state[n] = 1
-        for m in succ[n]:
-            if state.get(m) == 1:
-                back.add((n, m))
-            elif m not in state:
-                visit(m)
-        state[n] = 2
-        order.append(n)
-
-    visit(start)
-    for n in graph.nodes:
-        if n not in state:
-            visit(n)
+    back, order = back_edges([start, *graph.nodes], succ)
     layer = {n: 0 for n in graph.nodes}
-    for n in reversed(order):
+    for n in order:
         for m in succ[n]:
             if (n, m) not in back:
                 layer[m] = max(layer[m], layer[n] + 1)
@@ -112,14 +99,4 @@ def has_cycle(graph: Any) -> bool:
     succ: dict[str, list[str]] = defaultdict(list)
     for s, d in graph.edges:
         succ[s].append(d)
-    state: dict[str, int] = {}
-
-    def visit(n: str) -> bool:
-        state[n] = 1
-        for m in succ[n]:
-            if state.get(m) == 1 or (m not in state and visit(m)):
-                return True
-        state[n] = 2
-        return False
-
-    return any(n not in state and visit(n) for n in graph.nodes)
+    return find_cycle(graph.nodes, succ) is not None

@@ -1,19 +1,24 @@
-"""An independent NIR interpreter on ``nirtorch.nir_to_torch`` with our node semantics.
+"""A second, independent executor of the contract (``neuro_runtime.semantics``) on nirtorch.
 
-nirtorch wires the graph into a ``torch.fx.GraphModule`` that runs every node once per call
-(one call = one step) and feeds cycles with the previous call's output. Our mapping gives each
-node the contract's meaning (``neuro_runtime.semantics``; ``export.streaming_msf``):
+nirtorch (``nirtorch.nir_to_torch``) wires the graph into a ``torch.fx.GraphModule`` that runs
+every node once per call (one call = one step) and feeds cycles with the previous call's output.
+Each node computes the contract's equations literally (the emulator computes Lava's shifted,
+folded form instead), so the conformance suite compares two different computations:
 
-* ``Affine`` / ``Linear`` / ``Scale``: a stateful one-step synapse, ``y[t] = W u[t-1] + b``,
-  ``y[0] = b``. A synapse that nirtorch reads through its "previous output" (the back edge of a
-  cycle) is mapped stateless instead, because nirtorch's previous output already is the one-step
-  delay; its first previous output is set to the bias.
-* ``Delay(delay)``: a FIFO of ``round(delay / dt)`` steps (uniform over channels).
-* ``LIF`` / ``LI``: forward Euler with ``dt`` from ``metadata["dt"]``, strict ``>``, reset to
-  ``v_reset``.
+* ``Affine`` / ``Linear`` / ``Scale``: a stateful one-step synapse, ``y[t] = W u[t-1] + b``; before
+  step 0 it holds its rest value (its response to the rest values upstream, ``RuntimeGraph.rest``).
+  A synapse that nirtorch reads through its "previous output" (the back edge of a cycle) is mapped
+  stateless instead, because nirtorch's previous output already is the one-step delay; its first
+  previous output is its rest value.
+* ``Delay``: ``y[t] = u[t - k_c]`` per channel (``k_c = delay_c / dt`` steps, 0 allowed), rest
+  value before.
+* ``LIF`` / ``CubaLIF`` / ``LI``: forward Euler with ``dt`` from ``metadata["dt"]``, strict ``>``,
+  reset to ``v_reset``; the membrane starts at ``v_reset`` (LI: 0), CubaLIF's current at its rest
+  value ``w_in * (rest input)``. Parameters may be scalars or per-neuron arrays.
 * ``Output``: nirtorch returns the inputs of the Output separately; we sum them.
 
-Only the NIR file is read: nothing is shared with the streaming model's code.
+The graph is validated by the one validator (``neuro_runtime.graph_check.load_graph``); this
+interpreter runs graphs with exactly one Output whose cycles close through a synapse node.
 """
 
 from __future__ import annotations
@@ -28,20 +33,25 @@ import torch
 from torch import nn
 
 from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.graph_check import SYNAPSE_TYPES, RuntimeGraph, load_graph
 
-SUPPORTED = ("Input", "Output", "Affine", "Linear", "Scale", "Delay", "LIF", "LI")
-SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
+
+def _vec(value: Any, size: int) -> torch.Tensor:
+    """A NIR parameter (scalar or any shape holding ``size`` values) as a float64 vector ``[size]``."""
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
+    return torch.from_numpy(np.broadcast_to(a, (size,)).copy())
 
 
 class Synapse(nn.Module):
     """One-step synapse: returns the value computed from the previous step's input."""
 
-    def __init__(self, weight: np.ndarray | None, bias: np.ndarray | None, scale: np.ndarray | None) -> None:
+    def __init__(self, weight: np.ndarray | None, bias: np.ndarray | None, scale: np.ndarray | None,
+                 rest: np.ndarray) -> None:
         super().__init__()
-        self.weight = None if weight is None else nn.Parameter(torch.from_numpy(np.array(weight)), requires_grad=False)
-        self.bias = None if bias is None else nn.Parameter(torch.from_numpy(np.array(bias)), requires_grad=False)
-        self.scale = None if scale is None else nn.Parameter(torch.from_numpy(np.array(scale)), requires_grad=False)
-        self.size_out = len(scale) if scale is not None else np.shape(weight)[0]
+        self.weight = None if weight is None else nn.Parameter(torch.from_numpy(np.array(weight, dtype=np.float64)), requires_grad=False)
+        self.bias = None if bias is None else nn.Parameter(torch.from_numpy(np.array(bias, dtype=np.float64).reshape(-1)), requires_grad=False)
+        self.scale = None if scale is None else nn.Parameter(torch.from_numpy(np.array(scale, dtype=np.float64).reshape(-1)), requires_grad=False)
+        self.register_buffer("rest_value", torch.from_numpy(np.asarray(rest, dtype=np.float64)))
 
     def compute(self, x: torch.Tensor) -> torch.Tensor:
         if self.scale is not None:
@@ -50,8 +60,7 @@ class Synapse(nn.Module):
         return y + self.bias if self.bias is not None else y
 
     def rest(self, batch: int, like: torch.Tensor) -> torch.Tensor:
-        base = like.new_zeros(batch, self.size_out)
-        return base + self.bias if self.bias is not None else base
+        return self.rest_value.to(like.dtype).expand(batch, -1).clone()
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.rest(x.shape[0], x) if state is None else state
@@ -65,113 +74,85 @@ class BackEdgeSynapse(Synapse):
         return self.compute(x)
 
 
-class DelayFIFO(nn.Module):
-    """``y[t] = x[t - steps]``, zeros before."""
+class DelayLine(nn.Module):
+    """``y[t] = x[t - k_c]`` per channel (``steps``: ``[N]`` integers >= 0), the rest value before."""
 
-    def __init__(self, steps: int) -> None:
+    def __init__(self, steps: np.ndarray, rest: np.ndarray) -> None:
         super().__init__()
-        self.steps = steps
+        self.register_buffer("steps", torch.from_numpy(np.asarray(steps, dtype=np.int64)))
+        self.register_buffer("rest_value", torch.from_numpy(np.asarray(rest, dtype=np.float64)))
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        if state is None:
-            state = x.new_zeros((self.steps,) + tuple(x.shape))
-        return state[0], torch.cat([state[1:], x[None]], 0)
+        depth = int(self.steps.max()) + 1
+        if state is None:  # state[j] = x[t-1-j]
+            state = self.rest_value.to(x.dtype).expand(depth, *x.shape).clone()
+        line = torch.cat([x[None], state[:-1]], 0)  # line[j] = x[t-j]
+        out = line.gather(0, self.steps.expand(1, *x.shape)).squeeze(0)
+        return out, line
 
 
 class EulerNeuron(nn.Module):
-    """NIR LIF (``spiking=True``) or LI by forward Euler: ``v += (dt/tau)(v_leak - v + r I)``."""
+    """NIR LIF, CubaLIF or LI by forward Euler (``neuro_runtime.semantics``), ``size`` neurons::
 
-    def __init__(self, node: Any, dt: float, spiking: bool) -> None:
+        I[t] = I[t-1] + (dt/tau_syn)(-I[t-1] + w_in x[t])          (CubaLIF; else I = x)
+        v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t])
+        s[t] = v[t] > v_threshold;  v[t] = v_reset where s[t]       (LIF, CubaLIF)
+
+    ``v[-1] = v_reset`` (LI: 0); CubaLIF's ``I[-1] = w_in * rest_in`` (its rest value).
+    """
+
+    def __init__(self, node: Any, kind: str, dt: float, size: int, rest_in: np.ndarray) -> None:
         super().__init__()
-        self.spiking = spiking
-        self.register_buffer("k", torch.from_numpy(dt / np.asarray(node.tau, dtype=np.float64)))
-        self.register_buffer("r", torch.from_numpy(np.asarray(node.r, dtype=np.float64)))
-        self.register_buffer("v_leak", torch.from_numpy(np.asarray(node.v_leak, dtype=np.float64)))
-        if spiking:
-            self.register_buffer("v_threshold", torch.from_numpy(np.asarray(node.v_threshold, dtype=np.float64)))
-            self.register_buffer("v_reset", torch.from_numpy(np.asarray(node.v_reset, dtype=np.float64)))
+        self.kind = kind
+        tau = node.tau_mem if kind == "CubaLIF" else node.tau
+        self.register_buffer("k", _vec(dt / np.asarray(tau, dtype=np.float64), size))
+        self.register_buffer("r", _vec(node.r, size))
+        self.register_buffer("v_leak", _vec(node.v_leak, size))
+        spiking = kind != "LI"
+        self.register_buffer("v_threshold", _vec(node.v_threshold if spiking else np.inf, size))
+        self.register_buffer("v_reset", _vec(node.v_reset if spiking else 0.0, size))
+        if kind == "CubaLIF":
+            self.register_buffer("k_syn", _vec(dt / np.asarray(node.tau_syn, dtype=np.float64), size))
+            self.register_buffer("w_in", _vec(node.w_in, size))
+            self.register_buffer("i_rest", self.w_in * torch.from_numpy(np.asarray(rest_in, dtype=np.float64)))
 
-    def forward(self, current: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        v = torch.zeros_like(current) if state is None else state
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        if state is None:
+            v0 = self.v_reset.to(x.dtype).expand_as(x).clone()
+            i0 = self.i_rest.to(x.dtype).expand_as(x).clone() if self.kind == "CubaLIF" else x
+            state = (i0, v0)
+        current, v = state
+        if self.kind == "CubaLIF":
+            current = current + self.k_syn * (-current + self.w_in * x)
+        else:
+            current = x
         v = v + self.k * (self.v_leak - v + self.r * current)
-        if not self.spiking:
-            return v, v
+        if self.kind == "LI":
+            return v, (current, v)
         spikes = v > self.v_threshold
         v = torch.where(spikes, self.v_reset.expand_as(v), v)
-        return spikes.to(v.dtype), v
+        return spikes.to(v.dtype), (current, v)
 
 
 def _type(node: Any) -> str:
     return type(node).__name__
 
 
-def _size(node: Any, key: str) -> int:
-    types = node.input_type if key == "input" else node.output_type
-    shape = np.asarray(list(types.values())[0]).reshape(-1)
-    return int(np.prod(shape)) if shape.size else 0
-
-
-def check_graph(graph: Any, where: str | Path = "NIR graph") -> float:
-    """Validate a NIR graph for this interpreter; returns ``dt``. One-line ``UserError`` naming the node."""
+def check_graph(graph: Any, where: str | Path = "NIR graph") -> RuntimeGraph:
+    """Validate a NIR graph with the one validator (``load_graph``) and check that this
+    interpreter can run it (exactly one Output); one-line ``UserError`` naming ``where``."""
     import nir
 
     if not isinstance(graph, nir.NIRGraph):
         raise UserError(f"expected a NIR graph, got {_type(graph)}", where)
-    for name, node in graph.nodes.items():
-        if _type(node) not in SUPPORTED:
-            raise UserError(f"node {name!r} has unsupported type {_type(node)} (supported: {', '.join(SUPPORTED)})", where)
-    metadata = graph.metadata or {}
-    if "dt" not in metadata:
-        raise UserError("graph metadata has no 'dt' (time step in seconds)", where)
-    dt = float(np.asarray(metadata["dt"]))
-    if not dt > 0:
-        raise UserError(f"metadata dt must be > 0, got {dt}", where)
-    inputs = [n for n, v in graph.nodes.items() if _type(v) == "Input"]
-    outputs = [n for n, v in graph.nodes.items() if _type(v) == "Output"]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UserError(f"needs exactly one Input and one Output node (has {len(inputs)} and {len(outputs)})", where)
-    fed = set()
-    for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in graph.nodes:
-                raise UserError(f"dangling edge {src!r} -> {dst!r}: no node {end!r}", where)
-        a, b = _size(graph.nodes[src], "output"), _size(graph.nodes[dst], "input")
-        if a != b:
-            raise UserError(f"edge {src!r} -> {dst!r}: shape mismatch ({_type(graph.nodes[src])} gives {a}, "
-                            f"{_type(graph.nodes[dst])} takes {b})", where)
-        fed.add(dst)
-    for name, node in graph.nodes.items():
-        if _type(node) != "Input" and name not in fed:
-            raise UserError(f"node {name!r} ({_type(node)}) has no incoming edge", where)
-        if _type(node) == "Delay":
-            steps = np.asarray(node.delay, dtype=np.float64) / dt
-            if not np.allclose(steps, np.round(steps), atol=1e-6) or np.unique(np.round(steps)).size != 1 or np.round(steps).min() < 1:
-                raise UserError(f"Delay node {name!r}: delays must be one integer number >= 1 of dt steps", where)
-    _check_cycles(graph, where)
-    return dt
-
-
-def _check_cycles(graph: Any, where: str | Path) -> None:
-    """Every cycle must pass through a synapse node or a Delay (else it has no step to break it)."""
-    instant = {n for n, v in graph.nodes.items() if _type(v) not in SYNAPSE_TYPES + ("Delay",)}
-    succ: dict[str, list[str]] = {n: [] for n in instant}
-    for s, d in graph.edges:
-        if s in instant and d in instant:
-            succ[s].append(d)
-    colour: dict[str, int] = {}
-
-    def visit(n: str, stack: list[str]) -> None:
-        colour[n] = 1
-        for m in succ[n]:
-            if colour.get(m) == 1:
-                raise UserError(f"cycle with no delay: {' -> '.join(stack + [n, m])}", where)
-            if m not in colour:
-                visit(m, stack + [n])
-        colour[n] = 2
-
-    for n in instant:
-        if n not in colour:
-            visit(n, [])
+    try:
+        lowered = load_graph(graph)
+    except UserError as err:
+        raise UserError(str(err), where) from None
+    if len(lowered.outputs) != 1:
+        raise UserError(f"this interpreter runs graphs with one Output node (has {len(lowered.outputs)})", where)
+    return lowered
 
 
 class NIRInterpreter:
@@ -185,10 +166,11 @@ class NIRInterpreter:
 
         where = source if isinstance(source, (str, Path)) else "NIR graph"
         graph = read_nir(source) if isinstance(source, (str, Path)) else source
-        self.dt = check_graph(graph, where)
+        self.lowered = check_graph(graph, where)
+        self.dt = self.lowered.dt
         self.graph = graph
         self.dtype = dtype
-        self.output_name = next(n for n, v in graph.nodes.items() if _type(v) == "Output")
+        self.output_name = next(iter(self.lowered.outputs))
         self.back_edges: set[str] = set()
         self.module = self._build()
         found = self._prev_output_sources()
@@ -205,20 +187,38 @@ class NIRInterpreter:
     def _node_map(self) -> dict:
         import nir
 
-        dt, back = self.dt, self.back_edges
+        g, back = self.lowered, self.back_edges
+        names = {id(node): name for name, node in self.graph.nodes.items()}
+        preds: dict[str, list[str]] = {n: [] for n in self.graph.nodes}
+        for s, d in self.graph.edges:
+            preds[d].append(s)
+
+        def rest(name: str, size: int) -> np.ndarray:
+            return g.rest.get(name, np.zeros(size))
+
+        def rest_in(name: str, size: int) -> np.ndarray:
+            return sum((rest(p, size) for p in preds[name]), np.zeros(size))
 
         def synapse(node: Any) -> nn.Module:
-            cls = BackEdgeSynapse if any(node is self.graph.nodes[n] for n in back) else Synapse
+            name = names[id(node)]
+            cls = BackEdgeSynapse if name in back else Synapse
             if isinstance(node, nir.Scale):
-                return cls(None, None, node.scale)
-            return cls(node.weight, getattr(node, "bias", None) if isinstance(node, nir.Affine) else None, None)
+                return cls(None, None, node.scale, rest(name, np.size(node.scale)))
+            bias = node.bias if isinstance(node, nir.Affine) else None
+            return cls(node.weight, bias, None, rest(name, np.shape(node.weight)[0]))
 
-        return {
-            nir.Affine: synapse, nir.Linear: synapse, nir.Scale: synapse,
-            nir.Delay: lambda node: DelayFIFO(int(round(float(np.asarray(node.delay).reshape(-1)[0]) / dt))),
-            nir.LIF: lambda node: EulerNeuron(node, dt, True),
-            nir.LI: lambda node: EulerNeuron(node, dt, False),
-        }
+        def delay(node: Any) -> nn.Module:
+            name = names[id(node)]
+            steps = np.rint(np.asarray(node.delay, dtype=np.float64).reshape(-1) / g.dt).astype(np.int64)
+            return DelayLine(steps, rest(name, steps.size))
+
+        def neuron(node: Any) -> nn.Module:
+            name = names[id(node)]
+            size = g.neurons[name].size
+            return EulerNeuron(node, _type(node), g.dt, size, rest_in(name, size))
+
+        return {nir.Affine: synapse, nir.Linear: synapse, nir.Scale: synapse, nir.Delay: delay,
+                nir.LIF: neuron, nir.CubaLIF: neuron, nir.LI: neuron}
 
     def _build(self) -> torch.fx.GraphModule:
         import nirtorch

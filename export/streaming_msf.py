@@ -10,8 +10,12 @@ NIR 1.0.8 can write and Lava can run, executed exactly as the deployed graph run
   of "before step 0" agrees: the biases are constant from step 0 on).
 * ``delay``: ``y[t] = u[t-k]`` (``k >= 1`` steps, zero before), no extra hop.
 * ``lif``: forward Euler, ``v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t])``, spike when
-  ``v[t] > v_threshold`` (strict), then ``v[t] = v_reset``; ``v[-1] = 0``.
-* ``li``: the same Euler step with no spike; its output is ``v[t]`` (graded).
+  ``v[t] > v_threshold`` (strict), then ``v[t] = v_reset``; ``v[-1] = v_reset`` (the contract's
+  initial state: the membrane rests where a reset puts it, Lava's shifted membrane 0).
+* ``cubalif``: a synaptic current first, ``I[t] = I[t-1] + (dt/tau_syn)(w_in x[t] - I[t-1])``, then
+  the ``lif`` step on ``I[t]`` with ``tau_mem``; ``I[-1] = w_in * (sum of the incoming biases)``,
+  its rest value.
+* ``li``: the same Euler step with no spike; its output is ``v[t]`` (graded); ``v[-1] = 0``.
 * ``output``: the sum of its inputs at step t (no delay); the sigmoid is applied outside.
 
 Several edges into one node sum. Neuron parameters are kept as float64 NumPy arrays in the
@@ -31,15 +35,19 @@ import torch
 from torch import nn
 
 from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.graph_check import SUPPORTED, check_structure
+from ucfdvs.neuro_runtime.graph_search import shortest_steps
 from ucfdvs.timebase import SNIPPET_S
 
 DT_SECONDS = SNIPPET_S  # one snippet: 16 frames at 30 fps (533,328 us)
 STREAMING_FORMAT = "ucfdvs-streaming/1"
 
 SYNAPSES = ("affine", "linear", "scale")
-NEURONS = ("lif", "li")
+NEURONS = ("lif", "cubalif", "li")
 KINDS = ("input", "output", "delay") + SYNAPSES + NEURONS
-NEURON_FIELDS = {"lif": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "li": ("tau", "r", "v_leak")}
+NIR_TYPE = {t.lower(): t for t in SUPPORTED}  # node kind -> NIR type (graph_check's one table)
+NEURON_FIELDS = {"lif": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "li": ("tau", "r", "v_leak"),
+                 "cubalif": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}
 
 
 @dataclass
@@ -82,55 +90,61 @@ class SpikeFn(torch.autograd.Function):
         return grad * 4.0 * s * (1.0 - s)
 
 
-def neuron_step(kind: str, p: dict[str, torch.Tensor], v: torch.Tensor, current: torch.Tensor,
-                surrogate: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Euler step of a ``lif`` / ``li`` population: returns (output, new v).
+def neuron_step(kind: str, p: dict[str, torch.Tensor], state: tuple[torch.Tensor, torch.Tensor],
+                current: torch.Tensor, surrogate: bool = False
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """One Euler step of a ``lif`` / ``cubalif`` / ``li`` population: returns (output, new state).
 
-    ``p["k"]`` is ``dt / tau``; ``v``, ``current``: ``[B, N]``.
+    ``state`` = (synaptic current ``I``, used by ``cubalif`` only; membrane ``v``), ``[B, N]`` each;
+    ``p["k"]`` is ``dt / tau`` (``tau_mem``), ``p["k_syn"]`` ``dt / tau_syn``.
     """
+    i, v = state
+    if kind == "cubalif":
+        i = i + p["k_syn"] * (p["w_in"] * current - i)
+        current = i
     v = v + p["k"] * (p["v_leak"] - v + p["r"] * current)
     if kind == "li":
-        return v, v
+        return v, (i, v)
     if surrogate:
         spikes = SpikeFn.apply(v - p["v_threshold"])
     else:
         spikes = (v > p["v_threshold"]).to(v.dtype)
     v = torch.where(spikes.detach() > 0, p["v_reset"].expand_as(v), v)
-    return spikes, v
+    return spikes, (i, v)
 
 
 def neuron_tensors(spec: NodeSpec, dt: float, dtype: torch.dtype, device: torch.device) -> dict[str, torch.Tensor]:
-    """Per-step neuron constants as tensors: ``k = dt / tau`` (computed in float64) and the rest."""
-    out = {"k": torch.as_tensor(dt / spec.neuron["tau"], dtype=dtype, device=device)}
-    for name in NEURON_FIELDS[spec.kind]:
-        if name != "tau":
-            out[name] = torch.as_tensor(spec.neuron[name], dtype=dtype, device=device)
-    return out
+    """Per-step neuron constants as tensors: ``k = dt / tau`` (``tau_mem``), ``k_syn = dt / tau_syn``
+    (computed in float64) and the other parameters."""
+    rates = {"tau": "k", "tau_mem": "k", "tau_syn": "k_syn"}
+    return {rates.get(name, name): torch.as_tensor(dt / spec.neuron[name] if name in rates else spec.neuron[name],
+                                                   dtype=dtype, device=device)
+            for name in NEURON_FIELDS[spec.kind]}
 
 
 def validate(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]], where: str = "graph") -> None:
-    """Check a streaming graph: known kinds, no dangling edges, matching widths, one input and
-    one output, delays >= 1 step, no synapse -> synapse/Delay chains, no neuron -> neuron edges,
-    and every cycle through a synapse or Delay. Raises ``UserError`` naming the node."""
-    inputs = [n for n, s in nodes.items() if s.kind == "input"]
-    outputs = [n for n, s in nodes.items() if s.kind == "output"]
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UserError(f"needs exactly one input and one output node (has {len(inputs)} and {len(outputs)})", where)
+    """Check a streaming graph with the one validator (``neuro_runtime.graph_check.check_structure``:
+    types, edges, widths, cycles), then what this executor needs on top: one output, delays >= 1
+    step, no synapse -> synapse/Delay chains, a neuron fed only through synapse nodes, every node
+    fed. Raises a one-line ``UserError`` naming the node."""
     for name, spec in nodes.items():
         if spec.kind not in KINDS:
-            raise UserError(f"node {name!r} has unsupported kind {spec.kind!r}", where)
+            raise UserError(f"node {name!r} has unsupported kind {spec.kind!r} (streaming kinds: {', '.join(KINDS)})", where)
+    try:
+        check_structure({n: NIR_TYPE[s.kind] for n, s in nodes.items()}, edges,
+                        {n: s.size_in for n, s in nodes.items()}, {n: s.size_out for n, s in nodes.items()},
+                        {n: s.delay for n, s in nodes.items() if s.kind == "delay"})
+    except UserError as err:
+        raise UserError(str(err), where) from None
+    outputs = [n for n, s in nodes.items() if s.kind == "output"]
+    if len(outputs) != 1:
+        raise UserError(f"needs exactly one output node (has {len(outputs)})", where)
+    for name, spec in nodes.items():
         if spec.kind == "delay" and spec.delay < 1:
             raise UserError(f"delay node {name!r} must delay >= 1 step (has {spec.delay})", where)
     incoming: dict[str, list[str]] = defaultdict(list)
     for src, dst in edges:
-        for end in (src, dst):
-            if end not in nodes:
-                raise UserError(f"edge {src!r} -> {dst!r} refers to a missing node {end!r}", where)
         s, d = nodes[src], nodes[dst]
-        if s.size_out != d.size_in:
-            raise UserError(f"edge {src!r} -> {dst!r}: shape mismatch ({s.size_out} into {d.size_in})", where)
-        if d.kind == "input" or s.kind == "output":
-            raise UserError(f"edge {src!r} -> {dst!r} goes into the input or out of the output", where)
         if s.kind in SYNAPSES and d.kind in SYNAPSES + ("delay",):
             raise UserError(f"edge {src!r} -> {dst!r}: a synapse node may not feed a synapse or Delay node", where)
         if s.kind in NEURONS + ("input", "delay") and d.kind in NEURONS:
@@ -248,15 +262,22 @@ class StreamingNet(nn.Module):
                 total = val if total is None else total + val
             seq[name] = total
         hist: dict[str, list[torch.Tensor]] = {}
-        state: dict[str, torch.Tensor] = {}
+        state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         consts: dict[str, dict[str, torch.Tensor]] = {}
         step_nodes = [n for n in self.nodes if n not in seq]
         delays = [n for n in step_nodes if self.nodes[n].kind == "delay"]
         synapses = [n for n in step_nodes if self.nodes[n].kind in SYNAPSES]
         neurons = [n for n in step_nodes if self.nodes[n].kind in NEURONS]
         for n in neurons:
-            state[n] = x.new_zeros(batch, self.nodes[n].size_out)
+            kind, size = self.nodes[n].kind, self.nodes[n].size_out
             consts[n] = neuron_tensors(self.nodes[n], self.dt, dtype, device)
+            v0 = consts[n]["v_reset"] if kind != "li" else x.new_zeros(())
+            i0 = x.new_zeros(())
+            if kind == "cubalif":  # rest value: w_in times the incoming synapses' biases
+                rest_in = sum((self.weight(src, "bias").to(dtype) for src in self.sources[n]
+                               if self.nodes[src].kind == "affine"), x.new_zeros(size))
+                i0 = consts[n]["w_in"] * rest_in
+            state[n] = (i0.expand(batch, size).clone(), v0.expand(batch, size).clone())
         for n in step_nodes:
             hist[n] = []
 
@@ -304,33 +325,20 @@ class StreamingNet(nn.Module):
 
 
 def path_latency(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]]) -> int:
-    """Shortest input -> output path in steps (synapse node 1, Delay k, others 0); Dijkstra."""
-    import heapq
-
-    succ: dict[str, list[str]] = defaultdict(list)
-    for s, d in edges:
-        succ[s].append(d)
-    start = next(n for n, s in nodes.items() if s.kind == "input")
-    goal = next(n for n, s in nodes.items() if s.kind == "output")
-
+    """Shortest input -> output path in steps (entering a synapse node costs 1, a Delay k, others 0)."""
     def cost(n: str) -> int:
         k = nodes[n].kind
         return 1 if k in SYNAPSES else (nodes[n].delay if k == "delay" else 0)
 
-    best = {start: 0}
-    heap = [(0, start)]
-    while heap:
-        d, n = heapq.heappop(heap)
-        if n == goal:
-            return d
-        if d > best.get(n, 1 << 30):
-            continue
-        for m in succ[n]:
-            nd = d + cost(m)
-            if nd < best.get(m, 1 << 30):
-                best[m] = nd
-                heapq.heappush(heap, (nd, m))
-    raise UserError("the output cannot be reached from the input")
+    out_edges: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for s, d in edges:
+        out_edges[s].append((d, cost(d)))
+    start = next(n for n, s in nodes.items() if s.kind == "input")
+    goal = next(n for n, s in nodes.items() if s.kind == "output")
+    dist = shortest_steps(start, out_edges)
+    if goal not in dist:
+        raise UserError("the output cannot be reached from the input")
+    return dist[goal]
 
 
 class StreamingMSF(nn.Module):

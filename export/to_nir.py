@@ -3,7 +3,7 @@
 Mapping (one node each, names kept): input -> ``Input``, output -> ``Output``, affine ->
 ``Affine(weight [out, in], bias)``, linear -> ``Linear``, scale -> ``Scale``, delay ->
 ``Delay(delay = k * dt seconds per channel)``, lif -> ``LIF(tau [s], r, v_leak, v_threshold,
-v_reset)``, li -> ``LI(tau [s], r, v_leak)``. Graph metadata: ``dt`` (s), its meaning, the
+v_reset)``, cubalif -> ``CubaLIF``, li -> ``LI(tau [s], r, v_leak)``. Graph metadata: ``dt`` (s), its meaning, the
 latency, the toolkit and nir versions, the source checkpoint's SHA-256 and the conventions.
 Anything else is refused with a ``UserError`` naming the module.
 """
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ucfdvs.export.streaming_msf import StreamingMSF, StreamingNet
+from ucfdvs.export.streaming_msf import KINDS, NEURON_FIELDS, NodeSpec, StreamingMSF, StreamingNet
 from ucfdvs import __version__
 from ucfdvs.atomic import atomic_path
 from ucfdvs.errors import UserError
@@ -28,7 +28,7 @@ from ucfdvs.errors import UserError
 CONVENTIONS = (
     "one step = dt = one snippet; synapse nodes (Affine, Linear, Scale) delay one step: y[t] = W u[t-1] + b, y[0] = b; "
     "Delay(k dt): y[t] = u[t-k]; edges into a node sum; LIF/LI: forward Euler v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t]), "
-    "spike when v > v_threshold (strict), reset to v_reset (reset to value, not subtract), v[-1] = 0; neurons update and spike "
+    "spike when v > v_threshold (strict), reset to v_reset (reset to value, not subtract), LIF v[-1] = v_reset, LI v[-1] = 0; neurons update and spike "
     "in the step their input arrives; Output = value arriving at step t (logit; apply the sigmoid outside the graph); "
     "score of snippet i = sigmoid(output[i + latency])"
 )
@@ -68,6 +68,8 @@ def to_nir_graph(model: StreamingMSF | StreamingNet | nn.Module, source_sha256: 
         elif k == "lif":
             p = spec.neuron
             nodes[name] = nir.LIF(tau=p["tau"], r=p["r"], v_leak=p["v_leak"], v_threshold=p["v_threshold"], v_reset=p["v_reset"])
+        elif k == "cubalif":
+            nodes[name] = nir.CubaLIF(**spec.neuron)
         elif k == "li":
             p = spec.neuron
             nodes[name] = nir.LI(tau=p["tau"], r=p["r"], v_leak=p["v_leak"])
@@ -86,6 +88,51 @@ def to_nir_graph(model: StreamingMSF | StreamingNet | nn.Module, source_sha256: 
         "model": json.dumps(net.meta, sort_keys=True, default=str),
     }
     return nir.NIRGraph(nodes=nodes, edges=[tuple(e) for e in net.edges], metadata=metadata)
+
+
+def from_nir_graph(graph: Any) -> StreamingNet:
+    """The streaming model of a NIR graph (the inverse of :func:`to_nir_graph`).
+
+    Validated by ``neuro_runtime.graph_check.load_graph``; a graph the streaming model cannot
+    express (per-channel or zero delays, synapse chains, neuron -> neuron edges, several
+    Outputs) is refused with a one-line ``UserError``. Neuron parameters of any shape are flattened
+    and broadcast to the population size; weights become float32 trainable parameters.
+    """
+    from ucfdvs.neuro_runtime.graph_check import load_graph
+
+    lowered = load_graph(graph)
+    nodes: dict[str, NodeSpec] = {}
+    tensors: dict[str, torch.Tensor] = {}
+    for name, node in graph.nodes.items():
+        t = type(node).__name__
+        kind = t.lower()
+        if kind not in KINDS:
+            raise UserError(f"node {name!r} ({t}): the streaming model has no {t}")
+        if kind in ("input", "output"):
+            n = lowered.size(name)
+            nodes[name] = NodeSpec(kind, n, n)
+        elif kind in ("affine", "linear"):
+            w = np.asarray(node.weight, dtype=np.float64)
+            nodes[name] = NodeSpec(kind, w.shape[1], w.shape[0])
+            tensors[f"{name}__weight"] = torch.from_numpy(w)
+            if kind == "affine":
+                tensors[f"{name}__bias"] = torch.from_numpy(np.asarray(node.bias, dtype=np.float64).reshape(-1))
+        elif kind == "scale":
+            sc = np.asarray(node.scale, dtype=np.float64).reshape(-1)
+            nodes[name] = NodeSpec(kind, sc.size, sc.size)
+            tensors[f"{name}__scale"] = torch.from_numpy(sc)
+        elif kind == "delay":
+            steps = np.unique(np.rint(np.asarray(node.delay, dtype=np.float64).reshape(-1) / lowered.dt))
+            if steps.size != 1:
+                raise UserError(f"node {name!r} (Delay): the streaming model needs one delay for all channels")
+            n = np.size(node.delay)
+            nodes[name] = NodeSpec(kind, n, n, delay=int(steps[0]))
+        else:
+            n = lowered.neurons[name].size
+            params = {f: np.broadcast_to(np.asarray(getattr(node, f), dtype=np.float64).reshape(-1), (n,)).copy()
+                      for f in NEURON_FIELDS[kind]}
+            nodes[name] = NodeSpec(kind, n, n, neuron=params)
+    return StreamingNet(nodes, [(e[0], e[1]) for e in graph.edges], tensors, lowered.dt)
 
 
 def write_nir(model: StreamingMSF | StreamingNet, path: str | Path, source_sha256: str = "", source_path: str = "") -> Any:

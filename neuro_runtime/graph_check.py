@@ -1,5 +1,9 @@
 """Load and validate a NIR graph and lower it to a :class:`RuntimeGraph` (see ``semantics``).
 
+This module is the one validator and the one table of supported node types for every executor
+(emulator, Lava, the streaming PyTorch model, the nirtorch interpreter): :func:`check_types` and
+:func:`check_structure` check any graph described by node types, edges, widths and delays.
+
 Lowering: every value arriving at a *state node* (neuron or Output) is written as a sum of
 *terms* ``M @ out_src[t - d]`` from state nodes or the Input (``src``), plus a constant bias
 (rest value).  Chains of synapse nodes (Affine, Linear, Scale) and Delay nodes are multiplied
@@ -10,7 +14,7 @@ and the like) are folded into the rows of the matrices, so ``M`` is in the units
 
 from __future__ import annotations
 
-import heapq
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +22,78 @@ from typing import Any
 import numpy as np
 
 from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.graph_search import back_edges, find_cycle, shortest_steps
 
+# The one table of supported NIR node types (an executor that supports fewer says so itself).
 SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
 NEURON_TYPES = ("LIF", "CubaLIF", "LI")
 LINEAR_TYPES = SYNAPSE_TYPES + ("Delay",)
 SUPPORTED = ("Input", "Output") + NEURON_TYPES + LINEAR_TYPES
+
+
+def check_types(types: Mapping[str, str]) -> None:
+    """Refuse node types outside :data:`SUPPORTED` (``types``: node name -> NIR type name)."""
+    for name, t in types.items():
+        if t == "NIRGraph":
+            raise UserError(f"node '{name}' (NIRGraph): nested subgraphs are not supported; flatten the graph")
+        if t not in SUPPORTED:
+            raise UserError(
+                f"node '{name}' has type {t}, which is not supported "
+                f"(supported: {', '.join(SUPPORTED)})"
+            )
+
+
+def check_structure(
+    types: Mapping[str, str], edges: Sequence[tuple[str, str]], size_in: Mapping[str, int],
+    size_out: Mapping[str, int], delay_min: Mapping[str, int],
+) -> tuple[str, list[str], dict[str, list[str]], dict[str, list[str]]]:
+    """The one structural check of a graph (names -> NIR types, edges, widths, Delay steps).
+
+    Checks: supported types, no edge to an unknown node, exactly one Input with no incoming edge,
+    at least one Output, each fed and feeding nothing, matching widths on every edge, and every
+    cycle through a synapse node or a Delay of >= 1 step (``delay_min``: smallest delay of each
+    Delay node, steps) and through a neuron.  Returns ``(input, outputs, preds, succs)``; raises a one-line ``UserError``.
+    """
+    check_types(types)
+    preds: dict[str, list[str]] = {n: [] for n in types}
+    succs: dict[str, list[str]] = {n: [] for n in types}
+    for s, d in edges:
+        for x in (s, d):
+            if x not in types:
+                raise UserError(f"edge {s} -> {d} refers to unknown node '{x}'")
+        preds[d].append(s)
+        succs[s].append(d)
+    inputs = [n for n, t in types.items() if t == "Input"]
+    outputs = [n for n, t in types.items() if t == "Output"]
+    if len(inputs) != 1:
+        raise UserError(f"graph must have exactly one Input node, found {len(inputs)}: {inputs}")
+    if not outputs:
+        raise UserError("graph has no Output node")
+    inp = inputs[0]
+    if preds[inp]:
+        raise UserError(f"Input node '{inp}' has incoming edges from {preds[inp]}")
+    for o in outputs:
+        if succs[o]:
+            raise UserError(f"Output node '{o}' has outgoing edges to {succs[o]}")
+        if not preds[o]:
+            raise UserError(f"Output node '{o}' has no incoming edge")
+    for s, d in edges:
+        if size_out[s] != size_in[d]:
+            raise UserError(
+                f"shape mismatch on edge {s} -> {d}: '{s}' ({types[s]}) outputs "
+                f"{size_out[s]} values, '{d}' ({types[d]}) takes {size_in[d]}"
+            )
+    instant = [n for n, t in types.items() if not (t in SYNAPSE_TYPES or (t == "Delay" and delay_min[n] >= 1))]
+    cyc = find_cycle(instant, succs)
+    if cyc:
+        raise UserError("cycle with no delay: " + " -> ".join(cyc + [cyc[0]]))
+    cyc = find_cycle([n for n, t in types.items() if t in LINEAR_TYPES], succs)
+    if cyc:
+        raise UserError(
+            "cycle without a neuron (only synapse/Delay nodes): " + " -> ".join(cyc + [cyc[0]])
+            + "; its rest value is undefined"
+        )
+    return inp, outputs, preds, succs
 
 
 @dataclass
@@ -98,6 +169,9 @@ class RuntimeGraph:
     misaligned: list[str] = field(default_factory=list)
     source: str | None = None
     metadata: dict = field(default_factory=dict)
+    rest: dict[str, np.ndarray] = field(default_factory=dict)
+    """Rest value of each synapse and Delay node's output ``[N]`` (its output before step 0 and
+    under zero input; see ``semantics``); neurons and the Input rest at 0 and are not listed."""
 
     def size(self, name: str) -> int:
         """Number of channels of the Input, a neuron node or an Output."""
@@ -132,15 +206,17 @@ class RuntimeGraph:
 
 
 def _arr(node_name: str, what: str, value: Any, size: int | None = None) -> np.ndarray:
-    a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    """A parameter as a float64 vector: any shape is flattened (C order); a single value is
+    broadcast to ``size``; otherwise it must hold exactly ``size`` values."""
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(a)):
         raise UserError(f"node '{node_name}': parameter {what} is not finite")
     if size is not None:
         if a.size == 1:
-            a = np.full(size, float(a.reshape(-1)[0]))
-        elif a.ndim != 1 or a.size != size:
+            a = np.full(size, float(a[0]))
+        elif a.size != size:
             raise UserError(
-                f"node '{node_name}': parameter {what} has shape {tuple(a.shape)}, expected ({size},)"
+                f"node '{node_name}': parameter {what} has shape {tuple(np.shape(value))}, expected {size} values"
             )
     return a
 
@@ -195,39 +271,8 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         raise UserError(f'graph metadata "dt" must be a positive number of seconds, got {dt}')
 
     nodes: dict[str, Any] = dict(graph.nodes)
-    for name, node in nodes.items():
-        t = _type_name(node)
-        if t == "NIRGraph":
-            raise UserError(f"node '{name}' (NIRGraph): nested subgraphs are not supported; flatten the graph")
-        if t not in SUPPORTED:
-            raise UserError(
-                f"node '{name}' has type {t}, which is not supported "
-                f"(supported: {', '.join(SUPPORTED)})"
-            )
-    preds: dict[str, list[str]] = {n: [] for n in nodes}
-    succs: dict[str, list[str]] = {n: [] for n in nodes}
-    for edge in graph.edges:
-        s, d = edge[0], edge[1]
-        for x in (s, d):
-            if x not in nodes:
-                raise UserError(f"edge {s} -> {d} refers to unknown node '{x}'")
-        preds[d].append(s)
-        succs[s].append(d)
-
-    inputs = [n for n, v in nodes.items() if _type_name(v) == "Input"]
-    outputs = [n for n, v in nodes.items() if _type_name(v) == "Output"]
-    if len(inputs) != 1:
-        raise UserError(f"graph must have exactly one Input node, found {len(inputs)}: {inputs}")
-    if not outputs:
-        raise UserError("graph has no Output node")
-    inp = inputs[0]
-    if preds[inp]:
-        raise UserError(f"Input node '{inp}' has incoming edges from {preds[inp]}")
-    for o in outputs:
-        if succs[o]:
-            raise UserError(f"Output node '{o}' has outgoing edges to {succs[o]}")
-        if not preds[o]:
-            raise UserError(f"Output node '{o}' has no incoming edge")
+    types = {name: _type_name(node) for name, node in nodes.items()}
+    check_types(types)
 
     # --- parameters and sizes -------------------------------------------------------------
     in_size: dict[str, int] = {}
@@ -269,27 +314,13 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
             gains_x[name], gains_b[name] = gx, gb
             in_size[name] = out_size[name] = spec.size
 
-    for edge in graph.edges:
-        s, d = edge[0], edge[1]
-        if out_size[s] != in_size[d]:
-            raise UserError(
-                f"shape mismatch on edge {s} -> {d}: '{s}' ({_type_name(nodes[s])}) outputs "
-                f"{out_size[s]} values, '{d}' ({_type_name(nodes[d])}) takes {in_size[d]}"
-            )
-
-    # --- cycles without delay -------------------------------------------------------------
-    def blocks(n: str) -> bool:
-        t = _type_name(nodes[n])
-        return t in SYNAPSE_TYPES or (t == "Delay" and int(delay_steps[n].min()) >= 1)
-
-    cyc = _find_cycle([n for n in nodes if not blocks(n)], succs)
-    if cyc:
-        raise UserError("cycle with no delay: " + " -> ".join(cyc + [cyc[0]]))
+    edges = [(e[0], e[1]) for e in graph.edges]
+    delay_min = {n: int(k.min()) if k.size else 0 for n, k in delay_steps.items()}
+    inp, outputs, preds, succs = check_structure(types, edges, in_size, out_size, delay_min)
 
     # --- lower linear chains into terms ----------------------------------------------------
     state = set(neurons) | set(outputs) | {inp}
     memo: dict[str, tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]] = {}
-    visiting: list[str] = []
 
     def gather(n: str) -> tuple[list[tuple[str, int, int, np.ndarray]], np.ndarray]:
         """Sum of everything arriving at node n's input."""
@@ -308,13 +339,6 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         """Output of linear node n as terms over state nodes."""
         if n in memo:
             return memo[n]
-        if n in visiting:
-            cyc2 = visiting[visiting.index(n):]
-            raise UserError(
-                "cycle without a neuron (only synapse/Delay nodes): "
-                + " -> ".join(cyc2 + [n]) + "; its rest value is undefined"
-            )
-        visiting.append(n)
         terms_in, b_in = gather(n)
         node = nodes[n]
         t = _type_name(node)
@@ -333,7 +357,6 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
                 mask = (k == kv).astype(np.float64)[:, None]
                 out += [(s, h, e + int(kv), mask * m) for s, h, e, m in terms_in]
             bias = b_in
-        visiting.pop()
         memo[n] = (out, np.asarray(bias, dtype=np.float64))
         return memo[n]
 
@@ -401,20 +424,20 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         dt=dt, input_name=inp, input_size=out_size[inp], neurons=neurons, outputs=outputs_spec,
         projections=projections, order=order, arrival=arrival, latency=latency,
         inserted_delays=inserted, aligned=align or not misaligned, misaligned=misaligned,
-        source=source, metadata=dict(meta),
+        source=source, metadata=dict(meta), rest={n: b for n, (_, b) in memo.items()},
     )
 
 
 def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, np.ndarray, np.ndarray]:
     """Lava parameters of one NIR neuron node, plus its input gains (x gain, bias gain)."""
+    fields = {"LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak"),
+              "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}[t]
+    n = max(np.size(getattr(node, f)) for f in fields if getattr(node, f) is not None)  # scalars broadcast
     if t == "CubaLIF":
-        n = _arr(name, "v_threshold", node.v_threshold).size
         tau_syn = _arr(name, "tau_syn", node.tau_syn, n)
         tau = _arr(name, "tau_mem", node.tau_mem, n)
         w_in = _arr(name, "w_in", node.w_in, n)
     else:
-        ref = node.tau
-        n = _arr(name, "tau", ref).size
         tau = _arr(name, "tau", node.tau, n)
     r = _arr(name, "r", node.r, n)
     v_leak = _arr(name, "v_leak", node.v_leak, n)
@@ -444,52 +467,13 @@ def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, n
     return NeuronSpec(name, t, n, du=du, dv=dv, vth=vth, bias=bias), dv * r * du * w_in, dv * r * w_in
 
 
-def _find_cycle(allowed: list[str], succs: dict[str, list[str]]) -> list[str] | None:
-    """A cycle within the allowed nodes (DFS), as a node list, or None."""
-    allowed_set = set(allowed)
-    color: dict[str, int] = {}
-    stack: list[str] = []
-
-    def dfs(u: str) -> list[str] | None:
-        color[u] = 1
-        stack.append(u)
-        for v in succs[u]:
-            if v not in allowed_set:
-                continue
-            if color.get(v) == 1:
-                return stack[stack.index(v):]
-            if v not in color:
-                c = dfs(v)
-                if c:
-                    return c
-        stack.pop()
-        color[u] = 2
-        return None
-
-    for n in allowed:
-        if n not in color:
-            c = dfs(n)
-            if c:
-                return list(c)
-    return None
-
-
 def _arrivals(inp: str, targets: list[str], projections: list[Projection]) -> dict[str, int | None]:
     """Earliest step at which input step 0 reaches each node (Dijkstra over term delays)."""
-    dist: dict[str, int] = {inp: 0}
-    heap = [(0, inp)]
     out_edges: dict[str, list[tuple[str, int]]] = {}
     for p in projections:
         for t in p.terms:
             out_edges.setdefault(p.src, []).append((p.dst, t.delay))
-    while heap:
-        d, u = heapq.heappop(heap)
-        if d > dist.get(u, 1 << 60):
-            continue
-        for v, w in out_edges.get(u, []):
-            if d + w < dist.get(v, 1 << 60):
-                dist[v] = d + w
-                heapq.heappush(heap, (d + w, v))
+    dist = shortest_steps(inp, out_edges)
     return {n: dist.get(n) for n in [inp] + targets}
 
 
@@ -502,26 +486,11 @@ def _align(inp: str, targets: list[str], projections: list[Projection], align: b
     whole projection moves, so a per-channel Delay pattern inside it is kept).  Back edges
     (recurrent loops, found by DFS from the Input) are left alone.
     """
-    succ: dict[str, list[Projection]] = {}
+    succ: dict[str, list[str]] = {}
     for p in projections:
-        succ.setdefault(p.src, []).append(p)
-    color: dict[str, int] = {}
-    back: set[int] = set()
-    topo: list[str] = []
-
-    def dfs(u: str) -> None:
-        color[u] = 1
-        for p in succ.get(u, []):
-            v = p.dst
-            if color.get(v) == 1:
-                back.add(id(p))
-            elif v not in color:
-                dfs(v)
-        color[u] = 2
-        topo.append(u)
-
-    dfs(inp)
-    topo.reverse()
+        succ.setdefault(p.src, []).append(p.dst)
+    back_pairs, topo = back_edges([inp], succ)
+    back = {id(p) for p in projections if (p.src, p.dst) in back_pairs}
     level: dict[str, int] = {inp: 0}
     for node in topo:
         if node == inp:

@@ -1,7 +1,15 @@
 """The execution contract of ``neuro_runtime`` (NIR graph -> discrete-time SNN), shared helpers.
 
-This docstring is the contract; :mod:`neuro_runtime.emulator` is its executable definition and
-the Lava converter (:mod:`neuro_runtime.lava_build`) is tested against it.
+This docstring is the contract; :mod:`neuro_runtime.emulator` is its executable definition (the
+reference implementation).  Every other executor follows it for every parameter value
+(``v_reset != 0``, ``v_leak != 0``, ``r != 1``, CubaLIF, per-neuron parameters of any shape, which
+are flattened in C order): Lava ``floating_pt`` and ``fixed_pt`` (:mod:`neuro_runtime.lava_build`),
+the nirtorch interpreter (``export/nir_interpreter.py``) and the streaming PyTorch model
+(``export/streaming_msf.py``); ``ucfdvs export`` writes these conventions into the graph's
+metadata.  ``tests/test_conformance.py`` runs one list of small graphs through all of them:
+float executors agree with the emulator to 1e-12 with identical spikes, Lava ``fixed_pt`` is
+bit-identical to the emulator's ``fixed_pt``.  Validation, the node-type table and the graph
+searches are shared (:mod:`neuro_runtime.graph_check`, :mod:`neuro_runtime.graph_search`).
 
 Time
 ----
@@ -34,7 +42,12 @@ Nodes
       s[t] = v[t] > v_threshold
       v[t] = v_reset where s[t]
 
-  The membrane starts at ``v[-1] = v_reset`` (SpikingJelly's convention).  With dt/tau = 1/1.6,
+  Initial state: the membrane starts at ``v[-1] = v_reset``, where a reset puts it (SpikingJelly's
+  convention).  Why v_reset and not 0: Lava runs the shifted membrane ``v - v_reset`` (below),
+  so ``v = v_reset`` is its natural rest 0, the value Lava's LIF starts from and the one our
+  synapse models restore between sequences; ``v[-1] = 0`` would need a per-neuron initial value
+  ``-v_reset`` reloaded at every sequence start.  For ``v_reset = 0`` (MSF) both readings agree.
+  With dt/tau = 1/1.6,
   r = 1, v_leak = v_reset = 0 this is SpikingJelly ``LIFNode(tau=1.6, decay_input=True,
   v_reset=0.)`` except SpikingJelly fires at ``>=``.  Lava's LIF models also compare strictly
   (``PyLifModelFloat``: ``v > vth``; ``PyLifModelBitAcc``: ``v > vth << 6``), so Lava = NIR here.

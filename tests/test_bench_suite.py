@@ -163,7 +163,8 @@ def test_neurobench_metrics_agree_with_the_runtime_record(bench_run, inputs):
 def test_streaming_pytorch_agrees_with_emulator(bench_run):
     _, results = bench_run
     b = results["backends"]
-    assert b["streaming"]["accuracy"]["auc_all"]["value"] == pytest.approx(b["emu_float"]["accuracy"]["auc_all"]["value"], abs=0.02)
+    for key in ("auc_all", "auc_abnormal", "far_all", "far_normal"):  # the same graph, float64 both
+        assert b["streaming"]["accuracy"][key]["value"] == b["emu_float"]["accuracy"][key]["value"], key
 
 
 def test_failed_backend_is_reported_and_others_finish(inputs, tiny_data, tmp_path, monkeypatch):

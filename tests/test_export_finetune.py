@@ -24,12 +24,28 @@ def _one_thread():
         yield
 
 
+class _RisingAUC:
+    """A test set whose AUC rises at every evaluation, so that fine-tuning keeps its last state."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def evaluate(self, model: StreamingMSF, device: torch.device) -> tuple[dict, None]:
+        self.calls += 1
+        return {"auc_all": 0.5 + 0.01 * self.calls, "far_all": 0.0}, None
+
+
 def test_finetune_changes_weights_keeps_graph_and_round_trips(tiny_data: Path, tmp_path: Path) -> None:
     torch.manual_seed(0)
     reference = MSF(MSFConfig()).eval()
     model = convert(reference, 0)
-    tuned, rows = finetune(model, FeatureLayout(tiny_data), finetune_config(iterations=3, eval_every=3, per_class=4))
-    assert [r["iteration"] for r in rows] == [0, 3]
+    before = {k: v.detach().clone() for k, v in model.net.params.items()}
+    config = finetune_config(iterations=3, eval_every=3, per_class=4)
+    tuned, rows = finetune(model, FeatureLayout(tiny_data), config, test_set=_RisingAUC())
+    assert [r["iteration"] for r in rows] == [0, 3] and rows[1]["loss"] > 0
+    assert all(torch.equal(model.net.params[k], v) for k, v in before.items())  # the input model is kept
+    moved = {k for k, v in before.items() if not torch.equal(tuned.net.params[k], v)}
+    assert {"head__weight", "head__bias"} <= moved, sorted(moved)
     assert tuned.net.edges == model.net.edges and tuned.latency == model.latency == 8
     path = tmp_path / "stream.pt"
     save_streaming(path, tuned)
@@ -38,6 +54,15 @@ def test_finetune_changes_weights_keeps_graph_and_round_trips(tiny_data: Path, t
     x = torch.rand(2, 12, 256)
     with torch.no_grad():
         assert torch.equal(again(x), tuned(x))
+
+
+def test_finetune_keeps_the_converted_model_when_nothing_beats_it(tiny_data: Path) -> None:
+    """Real evaluations: the result is the state with the best test AUC, iteration 0 included."""
+    torch.manual_seed(0)
+    model = convert(MSF(MSFConfig()).eval(), 0)
+    tuned, rows = finetune(model, FeatureLayout(tiny_data), finetune_config(iterations=3, eval_every=3, per_class=4))
+    same = all(torch.equal(tuned.net.params[k], v) for k, v in model.net.params.items())
+    assert same == (rows[0]["auc_all"] >= rows[1]["auc_all"])
 
 
 def test_surrogate_gradient_reaches_every_trainable_layer_in_an_active_model() -> None:

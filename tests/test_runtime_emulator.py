@@ -157,7 +157,7 @@ def test_emulator_matches_literal_reference(name: str, tmp_path: Path) -> None:
     for b in range(3):
         outs, spikes = reference_run(g_file, x[b])
         for o in outs:
-            np.testing.assert_allclose(rec.outputs[o][b], outs[o], atol=1e-9, rtol=0)
+            np.testing.assert_allclose(rec.outputs[o][b], outs[o], atol=1e-12, rtol=0)
         for n in spikes:
             np.testing.assert_array_equal(rec.spikes[n][b], spikes[n])
             total_spikes += int(spikes[n].sum())
@@ -296,6 +296,9 @@ def test_bad_cycle_without_delay() -> None:
     # a Delay of 0 steps does not break a cycle, one of >= 1 step does
     g = _base({"d": nir.Delay(np.zeros(2))}, [("in", "a"), ("a", "lif"), ("lif", "d"), ("d", "lif"), ("lif", "out")])
     assert _err(g) == "cycle with no delay: lif -> d -> lif"
+    # a cycle of synapse nodes only has no rest value
+    g = _base({"s": nir.Scale(np.full(2, 0.5))}, [("in", "a"), ("a", "s"), ("s", "a"), ("a", "lif"), ("lif", "out")])
+    assert _err(g).startswith("cycle without a neuron (only synapse/Delay nodes): a -> s -> a")
 
 
 def test_bad_zero_delay_into_neuron_and_files(tmp_path: Path) -> None:

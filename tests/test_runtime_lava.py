@@ -69,7 +69,7 @@ def test_lava_float_matches_emulator(name: str, tmp_path: Path) -> None:
     n_spikes = 0
     for b, rec in enumerate(recs):
         for o in rg.outputs:
-            np.testing.assert_allclose(rec.outputs[o], emu.outputs[o][b], atol=1e-5, rtol=0)
+            np.testing.assert_allclose(rec.outputs[o], emu.outputs[o][b], atol=1e-12, rtol=0)
         for n in emu.spikes:
             np.testing.assert_array_equal(rec.spikes[n], emu.spikes[n][b])
             n_spikes += int(rec.spikes[n].sum())
@@ -134,7 +134,7 @@ def test_fusion_reduces_processes_same_result() -> None:
         assert tm["n_processes"] == (fused if fuse else unfused).n_processes
         for n in emu.spikes:
             np.testing.assert_array_equal(rec.spikes[n], emu.spikes[n][0])
-        np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"][0], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"][0], atol=1e-12, rtol=0)
     q = quantize(rg)
     fx = Emulator(rg, "fixed_pt", quant=q).run(x)
     rec = run_lava(rg, x, "fixed_pt", quant=q, fuse=True, progress=False)[0]
@@ -156,7 +156,7 @@ def test_many_sequences_reset_between() -> None:
         for s, rec in zip(seqs, recs):
             emu = Emulator(rg, precision, quant=q).run(s)
             np.testing.assert_array_equal(rec.spikes["lif"], emu.spikes["lif"])
-            np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"], atol=1e-5 if q is None else 0, rtol=0)
+            np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"], atol=1e-12 if q is None else 0, rtol=0)
 
 
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
@@ -264,7 +264,7 @@ def test_heterogeneous_neuron_parameters_in_one_population() -> None:
     recx = run_lava(rg, x, "fixed_pt", quant=q, progress=False)
     for b in range(2):
         np.testing.assert_array_equal(recs[b].spikes["lif"], emu.spikes["lif"][b])
-        np.testing.assert_allclose(recs[b].outputs["out"], emu.outputs["out"][b], atol=1e-5, rtol=0)
+        np.testing.assert_allclose(recs[b].outputs["out"], emu.outputs["out"][b], atol=1e-12, rtol=0)
         np.testing.assert_array_equal(recx[b].outputs["out"], emx.outputs["out"][b])
     assert emu.spikes["lif"][:, :, :3].sum() > 0 and emu.spikes["lif"][:, :, 3:].sum() > 0
 

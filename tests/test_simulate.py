@@ -32,7 +32,7 @@ def test_emulator_and_lava_agree_on_test_videos(graph_file, tiny_data, run_cli, 
         if precision == "fixed":
             assert np.array_equal(emu_scores[stem], lava_scores[stem])
         else:
-            np.testing.assert_allclose(emu_scores[stem], lava_scores[stem], atol=1e-6)
+            np.testing.assert_allclose(emu_scores[stem], lava_scores[stem], atol=1e-12, rtol=0)
     emu_spikes, lava_spikes = np.load(emu / "spikes.npz"), np.load(lava / "spikes.npz")
     assert set(emu_spikes.files) == set(lava_spikes.files)
     assert all(np.array_equal(emu_spikes[k], lava_spikes[k]) for k in emu_spikes.files)

@@ -46,7 +46,21 @@ def test_train_resume_and_eval(tiny_data, run_cli, tmp_path):
     assert code == 0 and f"{metrics['auc_all']:.4f}" in report and "roc.png" in report
 
 
-def test_linear_baseline_learns(tiny_data, run_cli, tmp_path):
+def test_linear_baseline_learns(run_cli, tmp_path):
+    """On a clearly separable toy set (strong anomalies, little noise, no distractors) the linear
+    top-k MIL baseline's frame AUC rises from 0.82 after one step to above 0.95 (the ceiling here
+    is about 0.96: snippet scores repeated over 16 frames blur the interval edges)."""
+    from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+
+    data = tmp_path / "separable"
+    config = SyntheticFeatureConfig(n_train=16, n_test=8, median_snippets=24, min_snippets=8, max_snippets=40,
+                                    noise_std=0.1, distractor_strength=0.0, anomaly_strength=12.0)
+    write_synthetic_features(data, config, seed=5)
     out = tmp_path / "linear"
-    assert run_cli(*train_args(tiny_data, out, 2, "--model", "linear"))[0] == 0
+    args = ("train", "--data", data, "--out", out, "--iterations", 100, "--eval-every", 1, "--device", "cpu",
+            "--model", "linear", "--lr", "3e-3")
+    assert run_cli(*args)[0] == 0
     assert load_checkpoint(out / "last.pt").arch == "linear"
+    with open(out / "metrics.csv") as handle:
+        auc = [float(r["auc_all"]) for r in csv.DictReader(handle)]
+    assert auc[0] < 0.85 and auc[-1] > 0.95

@@ -1,0 +1,297 @@
+"""Conformance: every executor of a NIR graph means what ``neuro_runtime.semantics`` says.
+
+One list of small graphs (``CASES``) runs through every executor (``EXECUTORS``) with the same
+assertions for all, as Lava's own tests run one test against every process model:
+
+* float executors (Lava floating_pt, the nirtorch interpreter, the streaming PyTorch model)
+  against the emulator's floating_pt, the contract's reference: identical spikes in every spiking
+  population, outputs and LI values within ``FLOAT_TOL`` (what holds is ~1e-15);
+* fixed-point executors (Lava fixed_pt) against the emulator's fixed_pt: bit-identical.
+
+An executor that cannot express a graph must refuse it with a ``UserError`` and is listed in
+``NOT_EXPRESSIBLE`` (so a new refusal fails the suite). A new primitive is one more entry in
+``CASES``; a new executor one more entry in ``EXECUTORS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+import nir
+import numpy as np
+import pytest
+import torch
+
+from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime import Emulator, RuntimeGraph, load_graph, quantize
+from ucfdvs.timebase import SNIPPET_S
+
+DT = SNIPPET_S
+FLOAT_TOL = 1e-12
+BATCH, STEPS = 3, 20
+
+
+# -- graphs --------------------------------------------------------------------------------------------
+def _f32(a: np.ndarray) -> np.ndarray:
+    """Values a float32 parameter holds exactly (the streaming model stores weights in float32)."""
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def _aff(rng: np.random.Generator, n_out: int, n_in: int, scale: float, bias: float = 0.2) -> nir.Affine:
+    return nir.Affine(weight=_f32(rng.normal(0, scale, (n_out, n_in))), bias=_f32(rng.normal(0, bias, n_out)))
+
+
+def _lif(n: int, vth: float = 1.0, v_reset: float = 0.0, v_leak: float = 0.0, r: float = 1.0,
+         tau: float = 1.6 * DT) -> nir.LIF:
+    return nir.LIF(tau=np.full(n, tau), r=np.full(n, r), v_leak=np.full(n, v_leak),
+                   v_threshold=np.full(n, vth), v_reset=np.full(n, v_reset))
+
+
+def _graph(nodes: dict, edges: list) -> nir.NIRGraph:
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": DT})
+
+
+def lif_v_reset() -> nir.NIRGraph:
+    """Issue 10's example: one LIF with v_reset = -0.5 (the emulator and the interpreter disagreed
+    on the initial membrane: 30 against 33 spikes)."""
+    return _graph({"in": nir.Input(np.array([1])), "a": nir.Affine(np.ones((1, 1)), np.array([0.5])),
+                   "lif": _lif(1, vth=1.0, v_reset=-0.5), "out": nir.Output(np.array([1]))},
+                  [("in", "a"), ("a", "lif"), ("lif", "out")])
+
+
+def lif_per_neuron() -> nir.NIRGraph:
+    """LIF with per-neuron tau, r != 1, v_leak != 0, v_threshold and v_reset != 0."""
+    rng = np.random.default_rng(1)
+    lif = nir.LIF(tau=np.array([1.2, 1.6, 2.5, 4.0, 1.1]) * DT, r=np.array([0.5, 1.0, 1.5, 2.0, 0.8]),
+                  v_leak=np.array([-0.3, 0.0, 0.2, 0.4, 0.1]), v_threshold=np.array([0.5, 1.0, 1.5, 0.8, 1.2]),
+                  v_reset=np.array([-0.5, 0.0, 0.2, -0.1, -0.5]))
+    return _graph({"in": nir.Input(np.array([3])), "a": _aff(rng, 5, 3, 1.5), "lif": lif,
+                   "ro": nir.Linear(weight=_f32(rng.normal(0, 1, (2, 5)))), "out": nir.Output(np.array([2]))},
+                  [("in", "a"), ("a", "lif"), ("lif", "ro"), ("ro", "out")])
+
+
+def param_shapes() -> nir.NIRGraph:
+    """Neuron parameters of other shapes than [N]: [2, 2] (a LIF of 4, flattened in C order) and
+    [2, 1] (an LI of 2)."""
+    rng = np.random.default_rng(2)
+    lif = nir.LIF(tau=np.array([[2.0, 1.5], [3.0, 1.2]]) * DT, r=np.full((2, 2), 1.3), v_leak=np.full((2, 2), 0.1),
+                  v_threshold=np.array([[0.6, 0.9], [1.2, 0.7]]), v_reset=np.full((2, 2), -0.5))
+    li = nir.LI(tau=np.full((2, 1), 3.0 * DT), r=np.full((2, 1), 0.7), v_leak=np.full((2, 1), -0.2))
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([3])), "a": _aff(rng, 4, 3, 1.5), "lif": lif,
+               "b": _aff(rng, 2, 4, 1.0), "li": li, "out": nir.Output(np.array([2]))},
+        edges=[("in", "a"), ("a", "lif"), ("lif", "b"), ("b", "li"), ("li", "out")],
+        metadata={"dt": DT}, type_check=False)
+
+
+def cubalif() -> nir.NIRGraph:
+    """CubaLIF with per-neuron tau_syn, tau_mem, r, v_leak, v_threshold, v_reset (-0.5) and w_in."""
+    rng = np.random.default_rng(3)
+    cuba = nir.CubaLIF(tau_syn=np.array([1.5, 2.0, 3.0, 1.0]) * DT, tau_mem=np.array([1.6, 2.5, 1.2, 3.0]) * DT,
+                       r=np.array([1.0, 1.5, 0.7, 2.0]), v_leak=np.array([0.0, 0.2, -0.1, 0.3]),
+                       v_threshold=np.array([0.7, 1.0, 0.5, 1.2]), v_reset=np.array([-0.5, 0.0, -0.2, 0.1]),
+                       w_in=np.array([1.5, 1.0, 2.0, 0.8]))
+    return _graph({"in": nir.Input(np.array([3])), "a": _aff(rng, 4, 3, 1.5, bias=0.3), "cuba": cuba,
+                   "ro": _aff(rng, 2, 4, 1.0), "out": nir.Output(np.array([2]))},
+                  [("in", "a"), ("a", "cuba"), ("cuba", "ro"), ("ro", "out")])
+
+
+def li_chain() -> nir.NIRGraph:
+    """LI (r != 1, v_leak != 0, per-neuron tau) driving a LIF with v_reset = -0.5 (graded -> spiking)."""
+    rng = np.random.default_rng(4)
+    li = nir.LI(tau=np.array([1.5, 2.0, 4.0]) * DT, r=np.array([1.5, 0.8, 1.2]), v_leak=np.array([0.2, -0.1, 0.0]))
+    return _graph({"in": nir.Input(np.array([3])), "a": _aff(rng, 3, 3, 1.2), "li": li,
+                   "b": _aff(rng, 3, 3, 2.0), "lif": _lif(3, vth=0.6, v_reset=-0.5), "out": nir.Output(np.array([3]))},
+                  [("in", "a"), ("a", "li"), ("li", "b"), ("b", "lif"), ("lif", "out")])
+
+
+def branching() -> nir.NIRGraph:
+    """in -> LIF(6) -> {LIF(3), LI(3)}, both summed (through Linear) into LIF(2) -> out."""
+    rng = np.random.default_rng(0)
+    return _graph(
+        {"in": nir.Input(np.array([4])), "a0": _aff(rng, 6, 4, 1.5), "lif0": _lif(6, v_reset=-0.2, v_leak=0.1),
+         "a1": _aff(rng, 3, 6, 1.5, bias=0.45), "lif1": _lif(3, vth=0.5), "a2": _aff(rng, 3, 6, 1.2),
+         "li": nir.LI(tau=np.full(3, 2 * DT), r=np.full(3, 1.2), v_leak=np.full(3, 0.05)),
+         "l1": nir.Linear(_f32(rng.normal(0, 0.6, (2, 3)))), "l2": nir.Linear(_f32(rng.normal(0, 0.6, (2, 3)))),
+         "lif2": _lif(2, vth=0.5, r=1.5), "out": nir.Output(np.array([2]))},
+        [("in", "a0"), ("a0", "lif0"), ("lif0", "a1"), ("a1", "lif1"), ("lif0", "a2"), ("a2", "li"),
+         ("lif1", "l1"), ("li", "l2"), ("l1", "lif2"), ("l2", "lif2"), ("lif2", "out")])
+
+
+def recurrent() -> nir.NIRGraph:
+    """in -> LIF(5) <-> Affine (a cycle through a synapse), v_reset = -0.5, v_leak != 0."""
+    rng = np.random.default_rng(6)
+    return _graph({"in": nir.Input(np.array([3])), "a_in": _aff(rng, 5, 3, 1.5),
+                   "lif": _lif(5, v_reset=-0.5, v_leak=0.1), "a_rec": _aff(rng, 5, 5, 0.8, bias=0.05),
+                   "a_out": _aff(rng, 2, 5, 1.0), "out": nir.Output(np.array([2]))},
+                  [("in", "a_in"), ("a_in", "lif"), ("lif", "a_rec"), ("a_rec", "lif"), ("lif", "a_out"),
+                   ("a_out", "out")])
+
+
+def delayed() -> nir.NIRGraph:
+    """Uniform Delay nodes: LIF(4) -> Delay(2) -> Affine -> LIF(2), plus in -> Delay(1) -> Affine -> LIF(2)."""
+    rng = np.random.default_rng(1)
+    return _graph({"in": nir.Input(np.array([3])), "a0": _aff(rng, 4, 3, 2.5, bias=0.4), "lif0": _lif(4),
+                   "d0": nir.Delay(np.full(4, 2 * DT)), "a1": _aff(rng, 2, 4, 1.5, bias=0.35),
+                   "d_in": nir.Delay(np.full(3, DT)), "a_skip": _aff(rng, 2, 3, 1.0, bias=0.0),
+                   "lif1": _lif(2, vth=0.4, v_reset=-0.5), "out": nir.Output(np.array([2]))},
+                  [("in", "a0"), ("a0", "lif0"), ("lif0", "d0"), ("d0", "a1"), ("a1", "lif1"), ("in", "d_in"),
+                   ("d_in", "a_skip"), ("a_skip", "lif1"), ("lif1", "out")])
+
+
+def delayed_per_channel() -> nir.NIRGraph:
+    """A Delay of 1, 2, 3 and 0 steps per channel between two LIF populations."""
+    rng = np.random.default_rng(8)
+    return _graph({"in": nir.Input(np.array([3])), "a0": _aff(rng, 4, 3, 2.5, bias=0.4), "lif0": _lif(4),
+                   "d0": nir.Delay(np.array([1, 2, 3, 0]) * DT), "a1": _aff(rng, 2, 4, 2.5, bias=0.3),
+                   "lif1": _lif(2, vth=0.6), "out": nir.Output(np.array([2]))},
+                  [("in", "a0"), ("a0", "lif0"), ("lif0", "d0"), ("d0", "a1"), ("a1", "lif1"), ("lif1", "out")])
+
+
+def rest_values() -> nir.NIRGraph:
+    """Biases before step 0 (the contract's rest rule): Affine -> Affine and Affine -> Delay chains."""
+    rng = np.random.default_rng(9)
+    return _graph({"in": nir.Input(np.array([3])), "a0": _aff(rng, 4, 3, 1.5, bias=0.5),
+                   "a1": _aff(rng, 4, 4, 1.0, bias=0.3), "d": nir.Delay(np.full(4, 2 * DT)),
+                   "lif": _lif(4, vth=0.8, v_reset=-0.5), "ro": _aff(rng, 2, 4, 1.0), "out": nir.Output(np.array([2]))},
+                  [("in", "a0"), ("a0", "a1"), ("a1", "d"), ("d", "lif"), ("a0", "lif"), ("lif", "ro"), ("ro", "out")])
+
+
+CASES: dict[str, Callable[[], nir.NIRGraph]] = {f.__name__: f for f in (
+    lif_v_reset, lif_per_neuron, param_shapes, cubalif, li_chain, branching, recurrent, delayed,
+    delayed_per_channel, rest_values,
+)}
+
+
+# -- executors -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Result:
+    """``outputs`` / ``activity`` (spikes or LI values): ``{node: [B, T, N]}`` float64."""
+
+    outputs: dict[str, np.ndarray]
+    activity: dict[str, np.ndarray]
+
+
+def _record(rec) -> Result:
+    return Result(rec.outputs, rec.activity)
+
+
+def _records(recs: list) -> Result:
+    return Result({k: np.stack([r.outputs[k] for r in recs]) for k in recs[0].outputs},
+                  {k: np.stack([r.activity[k] for r in recs]) for k in recs[0].activity})
+
+
+def _quant(graph: RuntimeGraph):
+    return quantize(graph, input_range=1.0)
+
+
+def _lava(precision: str) -> Callable[[nir.NIRGraph, RuntimeGraph, np.ndarray], Result]:
+    def run(_g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
+        pytest.importorskip("lava.magma.core.run_configs")
+        from ucfdvs.neuro_runtime import run_lava
+
+        quant = _quant(graph) if precision == "fixed_pt" else None
+        return _records(run_lava(graph, x, precision, quant=quant, progress=False))
+    return run
+
+
+def _interpreter(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
+    from ucfdvs.export.nir_interpreter import NIRInterpreter
+
+    out, rec = NIRInterpreter(g).run(torch.from_numpy(x))
+    return Result({next(iter(graph.outputs)): out.numpy()}, {k: v.numpy() for k, v in rec.items()})
+
+
+def _streaming(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
+    """The streaming model built from the graph, written back by ``ucfdvs export``'s writer and
+    rebuilt (so the writer's metadata and parameters are checked too)."""
+    from ucfdvs.export.to_nir import from_nir_graph, to_nir_graph
+
+    written = to_nir_graph(from_nir_graph(g))
+    assert "LIF v[-1] = v_reset" in written.metadata["conventions"]
+    net = from_nir_graph(written).double()
+    with torch.no_grad():
+        out, rec = net.run(torch.from_numpy(x), record=True, surrogate=False)
+    return Result({net.output_name: out.numpy()}, {k: v.numpy() for k, v in rec.items()})
+
+
+@dataclass(frozen=True)
+class Executor:
+    name: str
+    precision: str  # the emulator precision it must reproduce: "floating_pt" (to FLOAT_TOL) or "fixed_pt" (bits)
+    run: Callable[[nir.NIRGraph, RuntimeGraph, np.ndarray], Result]
+
+
+EXECUTORS = [
+    Executor("emulator_float", "floating_pt", lambda g, rg, x: _record(Emulator(rg, "floating_pt").run(x))),
+    Executor("emulator_fixed", "fixed_pt", lambda g, rg, x: _record(Emulator(rg, "fixed_pt", _quant(rg)).run(x))),
+    Executor("lava_float", "floating_pt", _lava("floating_pt")),
+    Executor("lava_fixed", "fixed_pt", _lava("fixed_pt")),
+    Executor("interpreter", "floating_pt", _interpreter),
+    Executor("streaming", "floating_pt", _streaming),
+]
+
+NOT_EXPRESSIBLE = {
+    ("streaming", "delayed_per_channel"): "one delay per Delay node",
+    ("streaming", "rest_values"): "no synapse -> synapse/Delay chains",
+}
+
+
+@lru_cache(maxsize=None)
+def _case(name: str) -> tuple[nir.NIRGraph, RuntimeGraph, np.ndarray]:
+    g = CASES[name]()
+    rg = load_graph(g)
+    x = np.random.default_rng(len(name)).uniform(-0.2, 1.0, (BATCH, STEPS, rg.input_size))
+    return g, rg, x
+
+
+@lru_cache(maxsize=None)
+def _reference(name: str, precision: str) -> Result:
+    g, rg, x = _case(name)
+    return EXECUTORS[0 if precision == "floating_pt" else 1].run(g, rg, x)
+
+
+MAX_FLOAT_DIFF: dict[tuple[str, str], float] = {}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_reference_is_not_silent(case: str) -> None:
+    """Every spiking population of every graph fires, in both precisions (else the comparison
+    below would compare zeros)."""
+    _, rg, _ = _case(case)
+    for precision in ("floating_pt", "fixed_pt"):
+        ref = _reference(case, precision)
+        for name, spec in rg.neurons.items():
+            if spec.spiking:
+                assert ref.activity[name].sum() >= 3, (precision, name)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS[2:], ids=lambda e: e.name)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_executor_conforms(case: str, executor: Executor) -> None:
+    g, rg, x = _case(case)
+    if (executor.name, case) in NOT_EXPRESSIBLE:
+        with pytest.raises(UserError):
+            executor.run(g, rg, x)
+        return
+    ref = _reference(case, executor.precision)
+    got = executor.run(g, rg, x)
+    assert set(got.outputs) == set(ref.outputs) and set(got.activity) == set(ref.activity)
+    worst = 0.0
+    for name, value in ref.activity.items():
+        if rg.neurons[name].spiking:
+            np.testing.assert_array_equal(got.activity[name], value, err_msg=f"spikes of {name}")
+        elif executor.precision == "fixed_pt":
+            np.testing.assert_array_equal(got.activity[name], value, err_msg=f"LI {name}")
+        else:
+            worst = max(worst, float(np.abs(got.activity[name] - value).max()))
+    for name, value in ref.outputs.items():
+        assert got.outputs[name].shape == value.shape, name
+        if executor.precision == "fixed_pt":
+            np.testing.assert_array_equal(got.outputs[name], value, err_msg=f"output {name}")
+        else:
+            worst = max(worst, float(np.abs(got.outputs[name] - value).max()))
+    MAX_FLOAT_DIFF[(executor.name, case)] = worst
+    assert worst <= FLOAT_TOL
