@@ -88,9 +88,10 @@ CONVENTIONS: dict[str, ExporterConvention] = {
     ),
     "norse": ExporterConvention(
         source="norse", version="norse 1.1.0",
-        cites="norse/torch/utils/export_nir.py, functional/lif.py, functional/lif_box.py",
+        cites="norse/torch/utils/export_nir.py, import_nir.py, functional/lif.py, functional/lif_box.py",
         exporter_dt=1e-3, dt_fixed=False,
-        tau="tau = dt / tau_inv (to_nir(dt=1e-3) default), forward Euler as the contract",
+        tau=("written as dt / tau_mem_inv = dt * tau (to_nir(dt=1e-3) default): tau = tau_file / dt; "
+             "forward Euler as the contract"),
         r="1 (written as ones)",
         w_in=("LIFCell -> CubaLIF without w_in (NIR default 1), but LIFCell adds its input to i "
               "with gain 1: w_in = tau_syn / dt"),
@@ -101,7 +102,10 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         notes=("LIFBoxCell -> LIF, LIBoxCell -> LI, IAFCell -> IF; v_reset is not written (NIR "
                "default 0 = Norse default); the state starts at v_leak; LIFRecurrentCell has no "
                "export; Norse's own from_nir reads CubaLIF w_in with the NIR meaning, so its "
-               "export and import disagree for LIFCell"),
+               "export and import disagree for LIFCell, and it reads tau_mem_inv = 1/tau, so "
+               "round trips rescale time by 1/dt; Norse before 1.1 and after it (time_scaling_factor, "
+               "main branch) write tau = 1/tau_mem_inv in seconds: load those files with source 'nir' "
+               "(e.g. the NIR paper's lif_norse.nir); pooling, Flatten and LIFRecurrentCell are not exported"),
     ),
     "sinabs": ExporterConvention(
         source="sinabs", version="sinabs 3.1.0",
@@ -258,6 +262,9 @@ def _inline(graph: nir.NIRGraph, prefix: str) -> tuple[dict[str, Any], list[tupl
     return nodes, edges, passthrough
 
 
+_TAUS = ("tau", "tau_mem", "tau_syn")
+
+
 def _arr(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
@@ -298,6 +305,9 @@ def _norm_snntorch(name: str, node: Any, dt: float, dt_exp: float, notes: list) 
 
 
 def _norm_norse(name: str, node: Any, dt: float, dt_exp: float, notes: list) -> Any:
+    for attr in _TAUS:  # Norse 1.1 writes dt * tau (dt of to_nir, taken equal to the run's dt)
+        if hasattr(node, attr):
+            setattr(node, attr, _arr(getattr(node, attr)) / dt)
     if isinstance(node, nir.CubaLIF):
         node.w_in = _arr(node.w_in) * _arr(node.tau_syn) / dt
     return node
@@ -353,7 +363,6 @@ NORMALISERS: dict[str, Normaliser] = {
     "nir": _norm_nir,
 }
 
-_TAUS = ("tau", "tau_mem", "tau_syn")
 
 
 def check_time_step(nodes: dict[str, Any], dt: float) -> None:
