@@ -191,17 +191,23 @@ def compare(out: Path, lava: int) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> str:
-    """The README table: accuracy in the library and in the emulator, agreement at the hop offset."""
+    """The README table: accuracy in the library, emulator and Lava, agreement at the hop offset."""
     rows = ["| network | library acc. | emulator acc. | decisions equal | output counts equal | "
-            "spike agreement per layer (offset) |", "|---|---|---|---|---|---|"]
+            "spike agreement per layer (offset) | Lava float (first N): decisions equal, spike agreement |",
+            "|---|---|---|---|---|---|---|"]
     for name, e in results.items():
         em = e["emu"]
         if em["status"] != "ran":
-            rows.append(f"| {name} | {e['library_accuracy']:.4f} | {em['status']}: {em['reason'][:120]} | | | |")
+            rows.append(f"| {name} | {e['library_accuracy']:.4f} | {em['status']}: {em['reason'][:160]} | | | | |")
             continue
         per = ", ".join(f"{k} {v['spike_agreement']:.4f} (+{v['offset_steps']})" for k, v in em["layers"].items())
+        lava = e.get("lava")
+        lv = "" if lava is None else (
+            f"N={lava['samples']}: {lava['decision_agreement']:.3f}, "
+            + ", ".join(f"{k} {v['spike_agreement']:.4f}" for k, v in lava["layers"].items())
+            if lava["status"] == "ran" else f"{lava['status']}: {lava['reason'][:80]}")
         rows.append(f"| {name} | {e['library_accuracy']:.4f} | {em['runtime_accuracy']:.4f} | "
-                    f"{em['decision_agreement']:.4f} | {em['output_counts_identical']:.4f} | {per} |")
+                    f"{em['decision_agreement']:.4f} | {em['output_counts_identical']:.4f} | {per} | {lv} |")
     return "\n".join(rows)
 
 
