@@ -8,7 +8,6 @@ the Input) fires at runtime step ``t + k`` exactly what the library fires at ste
 
 from __future__ import annotations
 
-import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import pytest
 import torch
 
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
-from ucfdvs.neuro_runtime import Emulator, load_graph
-from ucfdvs.neuro_runtime.sources import SourceWarning, load_foreign
+from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
 
 B, T, N_IN, N_HID, N_OUT = 6, 40, 12, 10, 4
 
@@ -28,25 +26,18 @@ def spike_input(seed: int = 0) -> np.ndarray:
     return (np.random.default_rng(seed).random((B, T, N_IN)) < 0.3).astype(np.float32)
 
 
-def runtime_spikes(path: Path, source: str, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Emulator spikes per neuron node on x padded by the largest hop offset, and the offsets."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SourceWarning)
-        graph, _ = load_foreign(path, source=source)
-    rg = load_graph(graph)
-    offsets = {n: int(rg.arrival[n]) for n in rg.neurons}
-    pad = max(offsets.values())
-    xin = np.concatenate([x, np.zeros((B, pad, N_IN), x.dtype)], axis=1)
-    return Emulator(rg).run(xin.astype(np.float64)).spikes, offsets
-
-
-def assert_shifted_equal(lib: dict[str, np.ndarray], rt: dict[str, np.ndarray], offsets: dict[str, int],
+def assert_shifted_equal(path: Path, source: str, x: np.ndarray, lib: dict[str, np.ndarray],
                          layers: dict[str, int]) -> None:
+    """Every layer's runtime spikes at step t + hops equal the library's at t, for every sample."""
+    out = list(layers)[-1]
+    res = compare_with_runtime(path, source, x, np.zeros(B, dtype=np.int64), lib, out)
+    assert res["status"] == "ran", res
     for name, hops in layers.items():
-        assert offsets[name] == hops
-        lib_s = lib[name].reshape(B, T, -1)
-        assert lib_s.sum() > 20, f"{name}: too few spikes for a meaningful comparison"
-        np.testing.assert_array_equal(np.asarray(rt[name])[:, hops:hops + T], lib_s, err_msg=name)
+        layer = res["layers"][name]
+        assert layer["offset_steps"] == hops
+        assert layer["library_spikes"] > 20, f"{name}: too few spikes for a meaningful comparison"
+        assert (layer["runtime_spikes"], layer["samples_identical"]) == (layer["library_spikes"], 1.0), layer
+    assert res["decision_agreement"] == res["output_counts_identical"] == 1.0
 
 
 def snntorch_ff(reset: str, bias: bool) -> torch.nn.Module:
@@ -76,8 +67,7 @@ def check_snntorch(tmp_path: Path, reset: str, bias: bool) -> None:
     x = spike_input()
     with torch.no_grad():
         _, lib = run_snntorch(net, torch.as_tensor(x))
-    rt, offsets = runtime_spikes(path, "snntorch", x)
-    assert_shifted_equal(to_numpy_spikes(lib), rt, offsets, {"lif1": 1, "lif2": 2})
+    assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2})
 
 
 def test_snntorch_reset_to_zero_is_exact(tmp_path: Path):
@@ -114,5 +104,4 @@ def test_norse_lifbox_is_exact(tmp_path: Path):
     x = spike_input(1)
     with torch.no_grad():
         _, lib = run_norse(net, torch.as_tensor(x))
-    rt, offsets = runtime_spikes(path, "norse", x)
-    assert_shifted_equal(to_numpy_spikes(lib), rt, offsets, {"1": 1, "3": 2})
+    assert_shifted_equal(path, "norse", x, to_numpy_spikes(lib), {"1": 1, "3": 2})
