@@ -179,7 +179,13 @@ SOURCES = tuple(CONVENTIONS)
 
 @dataclass
 class SourceRecord:
-    """What :func:`load_foreign` assumed: ``dt`` (s), ``reset`` mode, ``source``, notes."""
+    """What :func:`load_foreign` assumed: ``dt`` (s), ``reset`` mode, ``source``, notes.
+
+    ``reset_amount`` (with ``reset == "subtract"``): per spiking node, what the contract must
+    subtract from ``v`` at the spike step to reproduce the library: ``v_threshold``, except
+    snnTorch, whose delayed reset subtracts ``v_threshold`` one step later after the leak, i.e.
+    ``v_threshold / (1 - dt/tau_mem)`` at the spike step.
+    """
 
     path: str | None
     source: str
@@ -188,6 +194,7 @@ class SourceRecord:
     reset: str
     flattened: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    reset_amount: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def read_nir(path: str | Path) -> nir.NIRGraph:
@@ -444,9 +451,16 @@ def load_foreign(
     except UserError as exc:
         raise UserError(str(exc), where) from None
     mode = reset or conv.reset
+    amounts = {}
+    if mode == "subtract":
+        for name, node in out_nodes.items():
+            if hasattr(node, "v_threshold"):
+                th = _arr(node.v_threshold)
+                tau = getattr(node, "tau_mem", getattr(node, "tau", None))
+                amounts[name] = th / (1 - _decay(step, _arr(tau))) if source == "snntorch" and tau is not None else th
     meta.update(dt=step, reset=mode, source=source)
     out = nir.NIRGraph(nodes=out_nodes, edges=edges, metadata=meta, type_check=False)
     for n in notes:
         warnings.warn(f"{where}: {n}", SourceWarning, stacklevel=2)
     return out, SourceRecord(path=path, source=source, dt=step, dt_origin=origin, reset=mode,
-                             flattened=flattened, notes=notes)
+                             flattened=flattened, notes=notes, reset_amount=amounts)

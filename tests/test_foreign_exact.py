@@ -18,6 +18,7 @@ import torch
 
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
 from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
+from ucfdvs.neuro_runtime.sources import load_foreign
 
 B, T, N_IN, N_HID, N_OUT = 6, 40, 12, 10, 4
 
@@ -105,3 +106,40 @@ def test_norse_lifbox_is_exact(tmp_path: Path):
     with torch.no_grad():
         _, lib = run_norse(net, torch.as_tensor(x))
     assert_shifted_equal(path, "norse", x, to_numpy_spikes(lib), {"1": 1, "3": 2})
+
+
+def test_snntorch_subtract_reset_amount_reproduces_snntorch():
+    """snnTorch's delayed subtractive reset = subtracting reset_amount (theta/beta) at the spike step.
+
+    A literal loop of the contract (forward Euler with dt/tau = 1 - beta, strict >) with that
+    subtraction against snnTorch's own Leaky; subtracting theta itself does not match.
+    """
+    import snntorch as snn
+
+    beta, n, steps = 0.8, 40, 150
+    tau = 1e-4 / (1 - beta)
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([n])), "fc": nir.Linear(np.eye(n)),
+               "lif": nir.LIF(tau=np.full(n, tau), r=np.full(n, 1 / (1 - beta)), v_leak=np.zeros(n),
+                              v_threshold=np.ones(n)),
+               "output": nir.Output(np.array([n]))},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    _, rec = load_foreign(graph, source="snntorch", dt=1e-4)
+    amount = rec.reset_amount["lif"]
+    np.testing.assert_allclose(amount, 1 / beta)
+    torch.manual_seed(0)
+    current = torch.rand(steps, n) * 0.9
+    lif, mem, lib = snn.Leaky(beta=beta, threshold=1.0), torch.zeros(n), []
+    for t in range(steps):
+        s, mem = lif(current[t], mem)
+        lib.append(s.numpy())
+    lib = np.array(lib, dtype=bool)
+    dv = 1e-4 / tau
+    for sub, equal in ((amount, True), (np.ones(n), False)):
+        v, out = np.zeros(n), []
+        for t in range(steps):
+            v = v + dv * (-v + (1 / (1 - beta)) * current[t].double().numpy())
+            s = v > 1.0
+            v = v - s * sub
+            out.append(s)
+        assert np.array_equal(np.array(out), lib) is equal
