@@ -1,6 +1,8 @@
 """Run NIR graphs of our primitive set in Lava (Loihi 2 simulator) and in a NumPy emulator.
 
-The contract is in :mod:`neuro_runtime.semantics`.  Public API::
+The contract is in :mod:`neuro_runtime.semantics`.  For a file from any exporter, start with
+:func:`load_network` (:mod:`neuro_runtime.network`: load with dt/reset/source, check, quantize,
+run, record).  Lower-level API::
 
     load_graph(path_or_nir_graph, align=False) -> RuntimeGraph      # validate + lower; .report()
     quantize(graph, input_range=1.0, input_bits=12, strict=False, align_exponents=True) -> QuantizedGraph   # .report()
@@ -22,12 +24,13 @@ from typing import Any
 
 from ucfdvs.neuro_runtime.emulator import Emulator
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.network import Network, NetworkRun, load_inputs, load_network
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.records import RunRecord
 
 __all__ = [
     "Emulator", "RuntimeGraph", "load_graph", "QuantizationWarning", "QuantizedGraph", "quantize",
-    "RunRecord", "run_lava", "build_lava",
+    "RunRecord", "run_lava", "build_lava", "Network", "NetworkRun", "load_network", "load_inputs",
 ]
 
 

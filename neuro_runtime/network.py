@@ -1,0 +1,354 @@
+"""One NIR network from any exporter: load, check, quantise, run, record (the runtime's Python API).
+
+::
+
+    from ucfdvs.neuro_runtime import load_network
+    net = load_network("graph.nir", dt=1e-4, reset="zero", source="snntorch")
+    print(net.check())                              # nodes, latency per output, what was assumed
+    net.quantize(calibration=x_cal)                 # optional: fixed point from a calibration input
+    run = net.run(x, backend="emu", precision="fixed", record=("spikes", "v"), flush=True)
+    run.outputs["output"]    # [B, T', *shape] float64: step t is step t of the input
+    run.spikes["lif1.lif"]   # [B, T', *shape] uint8, dotted names for nested graphs
+    run.v["lif1.lif"]        # [B, T', *shape] membrane (float units; fixed point: Loihi integers)
+
+``x``: ``[T, *input_shape]`` (one sequence) or ``[B, T, *input_shape]``, any real dtype; ``T'`` is
+``T``, or ``T`` plus the largest output latency with ``flush=True`` (zero input steps appended so
+that the output of the last input step is not lost).  Every mistake is one
+:class:`ucfdvs.errors.UserError`.
+
+Membrane potentials (``record=("v",)``) are replayed per neuron node from the recorded
+presynaptic activity (the Input and every sender's recorded messages) through the contract's
+neuron update (:mod:`neuro_runtime.semantics`, the emulator's arithmetic): a node's input current
+depends only on what its senders sent, so the replay needs no access to the executor's state.
+``v`` is the membrane as NIR writes it (``v_reset`` added back; float units); in fixed point it is
+Loihi's integer ``v`` (``run.v_scale[node]`` integers per float unit).  The replay's spikes are
+compared with the recorded ones and any difference is reported (``run.v_mismatch``).
+
+Numpy, nir and Lava only (Lava imported by ``backend="lava"``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import nir
+import numpy as np
+
+from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord
+from ucfdvs.neuro_runtime.semantics import lif_fixed_update, shift_exp, wrap_int32
+from ucfdvs.neuro_runtime.sources import SOURCES, SourceRecord, SourceWarning, load_foreign
+
+BACKENDS = ("emu", "lava")
+PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
+RECORDABLE = ("spikes", "v")
+
+
+def _shape(types: dict | None) -> tuple[int, ...]:
+    """The shape of a node's (first) port from its ``input_type`` / ``output_type``."""
+    if not types:
+        return ()
+    return tuple(int(s) for s in np.asarray(next(iter(types.values()))).reshape(-1))
+
+
+@dataclass
+class NetworkRun:
+    """What :meth:`Network.run` returns (all arrays ``[B, T', ...]``; ``T'`` = input steps + flush).
+
+    ``outputs``: Output node -> ``[B, T', *shape]`` float64; ``spikes``: spiking node ->
+    ``[B, T', *shape]`` uint8; ``graded``: LI node -> its output ``[B, T', *shape]``; ``v``
+    (recorded on request): neuron node -> membrane ``[B, T', *shape]``; ``v_scale``: integers per
+    float unit of ``v`` (fixed point) or 1.0; ``v_mismatch``: per node, replayed spikes that differ
+    from the recorded ones (0 expected).  ``record``: the executor's batched :class:`RunRecord`
+    (flat ``[B, T', N]``); ``inputs``: ``[B, T', C]`` float64 as fed; ``wall_s``: seconds in the
+    executor (Lava: build and start included).
+    """
+
+    backend: str
+    precision: str
+    outputs: dict[str, np.ndarray]
+    spikes: dict[str, np.ndarray]
+    graded: dict[str, np.ndarray]
+    record: RunRecord
+    inputs: np.ndarray
+    input_steps: int
+    flush_steps: int
+    wall_s: float
+    quant: QuantizedGraph | None = None
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+    v_scale: dict[str, float] = field(default_factory=dict)
+    v_mismatch: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def steps(self) -> int:
+        return int(self.inputs.shape[1])
+
+
+class Network:
+    """A foreign NIR graph prepared for the runtime: ``nir_graph`` (contract form, flat, dotted
+    names), ``graph`` (the lowered :class:`RuntimeGraph`), ``source`` (:class:`SourceRecord`),
+    ``input_shape`` and the per-node shapes."""
+
+    def __init__(self, nir_graph: nir.NIRGraph, source: SourceRecord, where: str,
+                 source_warnings: Sequence[str] = ()) -> None:
+        self.nir_graph = nir_graph
+        self.source = source
+        self.where = where
+        self.source_warnings = list(source_warnings)
+        try:
+            self.graph: RuntimeGraph = load_graph(nir_graph)
+        except UserError as exc:
+            raise UserError(str(exc), where) from None
+        nodes = nir_graph.nodes
+        self.input_shape = _shape(nodes[self.graph.input_name].input_type) or (self.graph.input_size,)
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        for name in list(self.graph.neurons) + list(self.graph.outputs):
+            node = nodes[name]
+            shape = _shape(getattr(node, "output_type", None)) if not isinstance(node, nir.Output) else _shape(node.input_type)
+            size = self.graph.size(name)
+            self.shapes[name] = shape if int(np.prod(shape, dtype=np.int64)) == size else (size,)
+        self._quant: QuantizedGraph | None = None
+        self.quant_input_range: float | None = None
+        self.quant_origin = ""
+
+    # -- inspection ----------------------------------------------------------------------------
+    def latency(self) -> dict[str, int | None]:
+        """Steps from input step t to its first effect at each Output (one per synapse hop)."""
+        return dict(self.graph.latency)
+
+    def flush_steps(self) -> int:
+        """Zero steps that let the last input step reach every Output (the largest latency)."""
+        return max((v for v in self.graph.latency.values() if v is not None), default=0)
+
+    def check(self) -> str:
+        """A readable summary: source conventions applied, dt, nodes, arrival steps, latency."""
+        s = self.source
+        lines = [f"{self.where}: source {s.source}, dt {s.dt:g} s ({s.dt_origin}), reset {s.reset}, "
+                 f"input {self.graph.input_name!r} {list(self.input_shape)}"]
+        if s.flattened:
+            lines.append(f"  flattened subgraphs: {', '.join(s.flattened)}")
+        lines += [f"  note: {n}" for n in s.notes]
+        lines.append(self.graph.report())
+        return "\n".join(lines)
+
+    # -- fixed point -----------------------------------------------------------------------------
+    def quantize(self, calibration: np.ndarray | None = None, input_range: float | None = None) -> QuantizedGraph:
+        """Choose Loihi fixed-point parameters; the input scale from ``max |calibration|`` (an input
+        array as :meth:`run` takes it) or ``input_range``, else 1.0.  Kept for later fixed runs."""
+        if calibration is not None:
+            cal = self.check_input(calibration, "calibration input")
+            input_range = float(np.abs(cal).max()) or 1.0
+            self.quant_origin = "calibration input (max |x|)"
+        elif input_range is not None:
+            self.quant_origin = "given input range"
+        else:
+            input_range, self.quant_origin = 1.0, "default input range 1.0"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
+            self._quant = quantize(self.graph, input_range=input_range)
+        self.quant_input_range = input_range
+        return self._quant
+
+    @property
+    def quant(self) -> QuantizedGraph | None:
+        return self._quant
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def check_input(self, x: Any, what: str = "input") -> np.ndarray:
+        """``[T, *input_shape]`` or ``[B, T, *input_shape]`` real array -> ``[B, T, C]`` float64."""
+        name, shape = self.graph.input_name, tuple(self.input_shape)
+        a = np.asarray(x)
+        if a.dtype.kind not in "biuf":
+            raise UserError(f"{what} has dtype {a.dtype}; the graph's Input {name!r} takes real numbers "
+                            "(bool, integer or float)")
+        k = len(shape)
+        if a.ndim == k + 1:
+            a = a[None]
+        if a.ndim != k + 2 or tuple(a.shape[2:]) != shape:
+            raise UserError(f"{what} has shape {list(np.shape(x))}; the graph's Input {name!r} takes "
+                            f"[T, {', '.join(map(str, shape))}] or [B, T, {', '.join(map(str, shape))}]")
+        if a.shape[1] == 0 or a.shape[0] == 0:
+            raise UserError(f"{what} has no time steps or no sequences (shape {list(np.shape(x))})")
+        out = a.reshape(a.shape[0], a.shape[1], -1).astype(np.float64)
+        if not np.all(np.isfinite(out)):
+            raise UserError(f"{what} contains NaN or infinite values")
+        return out
+
+    # -- running -------------------------------------------------------------------------------------
+    def run(self, x: Any, backend: str = "emu", precision: str = "float", record: Sequence[str] = ("spikes",),
+            flush: bool = False, progress: bool = False) -> NetworkRun:
+        """Run ``x`` from rest (see the module docstring); ``precision`` ``float`` or ``fixed``
+        (Lava's names ``floating_pt`` / ``fixed_pt`` also accepted)."""
+        if backend not in BACKENDS:
+            raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        prec = PRECISIONS.get(precision, precision)
+        if prec not in PRECISIONS.values():
+            raise UserError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        unknown = [r for r in record if r not in RECORDABLE]
+        if unknown:
+            raise UserError(f"unknown --record {unknown[0]!r} (known: {', '.join(RECORDABLE)})")
+        xs = self.check_input(x)
+        pad = self.flush_steps() if flush else 0
+        if pad:
+            xs = np.concatenate([xs, np.zeros((xs.shape[0], pad, xs.shape[2]))], axis=1)
+        quant = None
+        if prec == "fixed_pt":
+            quant = self._quant
+            if quant is None:
+                quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0)
+                self.quant_origin = "this run's input (max |x|)"
+        t0 = time.perf_counter()
+        if backend == "emu":
+            rec = Emulator(self.graph, prec, quant).run(xs)
+        else:
+            from ucfdvs.neuro_runtime.lava_run import run_lava
+
+            recs = run_lava(self.graph, list(xs), prec, quant=quant, progress=progress)
+            rec = _stack(recs)
+        wall = time.perf_counter() - t0
+        B, T = xs.shape[:2]
+        g = self.graph
+        run = NetworkRun(
+            backend, prec,
+            outputs={o: rec.outputs[o].reshape(B, T, *self.shapes[o]) for o in g.outputs},
+            spikes={n: rec.activity[n].reshape(B, T, *self.shapes[n]).astype(np.uint8)
+                    for n in g.neurons if g.neurons[n].spiking},
+            graded={n: rec.activity[n].reshape(B, T, *self.shapes[n]) for n in g.neurons if not g.neurons[n].spiking},
+            record=rec, inputs=xs, input_steps=T - pad, flush_steps=pad, wall_s=wall, quant=quant,
+        )
+        if "v" in record:
+            self._replay_voltage(run)
+        return run
+
+    def _replay_voltage(self, run: NetworkRun) -> None:
+        """Fill ``run.v`` / ``v_scale`` / ``v_mismatch`` (see the module docstring)."""
+        g, rec, q = self.graph, run.record, run.quant
+        B, T = run.inputs.shape[:2]
+        emu = Emulator(g, run.precision, q)
+        if q is None:
+            msgs = {g.input_name: run.inputs, **rec.activity}
+        else:
+            msgs = {g.input_name: q.quantize_input(run.inputs).astype(np.float64)}
+            for n, spec in g.neurons.items():
+                a = rec.activity[n]
+                msgs[n] = a if spec.spiking else np.rint(a * q.neurons[n].msg_units)
+        for n, spec in g.neurons.items():
+            a_syn = np.zeros((B, T, spec.size))
+            a_dir = np.zeros((B, T, spec.size))
+            for src, d, mt, exp in emu.into[n]:
+                m = msgs[src]
+                shifted = np.zeros_like(m)
+                shifted[:, d:] = m[:, :T - d] if d else m
+                if mt is None:
+                    a_dir += shifted
+                elif q is None:
+                    a_syn += shifted @ mt
+                else:
+                    acc = wrap_int32(np.rint(shifted @ mt).astype(np.int64))
+                    a_syn += wrap_int32(shift_exp(acc, exp))
+            v_out = np.zeros((B, T, spec.size))
+            fired = np.zeros((B, T, spec.size), dtype=bool)
+            if q is None:
+                u = np.zeros((B, spec.size))
+                v = np.zeros((B, spec.size))
+                for t in range(T):
+                    u = u * (1 - spec.du) + (a_syn[:, t] + a_dir[:, t])
+                    v = v * (1 - spec.dv) + u + spec.bias
+                    if spec.spiking:
+                        fired[:, t] = v > spec.vth
+                        v = np.where(fired[:, t], 0.0, v)
+                    v_out[:, t] = v
+                v_reset = _v_reset(self.nir_graph.nodes[n], spec.size)
+                run.v[n] = (v_out + v_reset).reshape(B, T, *self.shapes[n])
+                run.v_scale[n] = 1.0
+            else:
+                qn = q.neurons[n]
+                u = np.zeros((B, spec.size), dtype=np.int64)
+                v = np.zeros((B, spec.size), dtype=np.int64)
+                a_all = wrap_int32(a_syn.astype(np.int64) + a_dir.astype(np.int64))
+                for t in range(T):
+                    u, v = lif_fixed_update(u, v, a_all[:, t], qn.du_q, qn.dv_q, qn.bias_eff)
+                    if spec.spiking:
+                        fired[:, t] = v > np.left_shift(qn.vth_q, 6)
+                        v = np.where(fired[:, t], 0, v)
+                    v_out[:, t] = v
+                run.v[n] = v_out.reshape(B, T, *self.shapes[n])
+                run.v_scale[n] = float(qn.scale)
+            if spec.spiking:
+                run.v_mismatch[n] = int(np.count_nonzero(fired != (rec.activity[n] != 0)))
+
+
+def _v_reset(node: Any, size: int) -> np.ndarray:
+    value = getattr(node, "v_reset", None)
+    if value is None:
+        return np.zeros(size)
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
+    return np.full(size, a[0]) if a.size == 1 else a
+
+
+def _stack(records: list[RunRecord]) -> RunRecord:
+    """Per-sequence records of equal length -> one batched record."""
+    first = records[0]
+    return RunRecord(
+        first.precision,
+        {k: np.stack([r.outputs[k] for r in records]) for k in first.outputs},
+        {k: np.stack([r.activity[k] for r in records]) for k in first.activity},
+        {k: np.stack([r.synaptic_events[k] for r in records]) for k in first.synaptic_events},
+        first.spiking,
+    )
+
+
+def load_network(path_or_graph: str | Path | nir.NIRGraph, *, dt: float | None = None, reset: str | None = None,
+                 source: str = "nir") -> Network:
+    """Read a NIR file from any exporter (see :func:`neuro_runtime.sources.load_foreign`), validate
+    and lower it.  ``reset="subtract"`` (or an exporter whose default is subtraction, e.g. snnTorch)
+    is refused with a :class:`UserError` until the runtime executes subtractive reset: pass
+    ``reset="zero"`` to run such a network with reset to ``v_reset``."""
+    if source not in SOURCES:
+        raise UserError(f"unknown --source {source!r}; valid: {', '.join(SOURCES)}")
+    where = str(path_or_graph) if isinstance(path_or_graph, (str, Path)) else "graph"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SourceWarning)
+        graph, record = load_foreign(path_or_graph, source=source, dt=dt, reset=reset)
+    if record.reset == "subtract" and record.reset_amount:
+        how = "--reset subtract" if reset == "subtract" else f"{source}'s default reset (by subtraction)"
+        raise UserError(f"{how}: reset by subtraction is not executed by this runtime yet; pass --reset zero to "
+                        "run the network with reset to v_reset", where)
+    return Network(graph, record, where, [str(w.message) for w in caught if issubclass(w.category, SourceWarning)])
+
+
+def load_inputs(path: str | Path, net: Network) -> np.ndarray:
+    """Read ``X.npy`` (one array) or ``X.npz`` (one array per named Input) for ``net``; -> ``[B, T, C]``."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError("input file not found", p)
+    try:
+        data = np.load(p, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise UserError(f"cannot read input array: {type(exc).__name__}: {exc}", p) from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            arrays = {k: data[k] for k in data.files}
+        inputs = [net.graph.input_name]
+        unknown = [k for k in arrays if k not in inputs]
+        absent = [k for k in inputs if k not in arrays]
+        if unknown or absent:
+            raise UserError(f"arrays {sorted(arrays)} do not match the graph's Input nodes {inputs}", p)
+        arr, what = arrays[inputs[0]], f"array {inputs[0]!r}"
+    else:
+        arr, what = data, "input array"
+    try:
+        return net.check_input(arr, what)
+    except UserError as exc:
+        raise UserError(str(exc), p) from None
