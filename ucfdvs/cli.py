@@ -140,12 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary.set_defaults(func=cmd_summary)
 
     from ucfdvs.benchmarks.suite.cli import add_bench_commands
+    from ucfdvs.benchmarks.suite.run_command import add_run_command
     from ucfdvs.export.cli import add_export_commands
     from ucfdvs.train.extractor.commands import register as add_event_commands
 
     add_event_commands(commands)
     add_export_commands(commands, _add_data_arguments)
     add_bench_commands(commands, _add_data_arguments)
+    add_run_command(commands)
     return parser
 
 

@@ -1,0 +1,134 @@
+"""``ucfdvs run``: any NIR graph on an input array, in the emulator or in Lava, one output folder.
+
+DIR (built aside and renamed into place, so nothing is half-written):
+
+* ``outputs.npz``: Output node -> ``[B, T', *shape]`` float64;
+* ``spikes.npz`` (``--record spikes``, default): spiking node (dotted names for nested graphs) ->
+  ``[B, T', *shape]`` uint8;
+* ``v.npz`` (``--record v``): neuron node -> membrane ``[B, T', *shape]`` (float units, or Loihi
+  integers in fixed point with ``scale/<node>`` = integers per float unit);
+* ``report.json`` (:mod:`benchmarks.suite.graph_report`).
+
+Step t of every file is step t of the input; ``T'`` = T, plus the largest output latency with
+``--flush``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ucfdvs.atomic import atomic_dir, check_output_dir
+from ucfdvs.errors import UserError
+
+
+def parse_record(text: str) -> tuple[str, ...]:
+    from ucfdvs.neuro_runtime.network import RECORDABLE
+
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    for item in items:
+        if item not in RECORDABLE:
+            raise UserError(f"unknown --record {item!r} (known: {', '.join(RECORDABLE)})")
+    return items
+
+
+def load_calibration(path: str | None, net) -> np.ndarray | None:
+    """``--calibrate C.npy``: an input array as ``--input`` takes it (sets the fixed-point input scale)."""
+    from ucfdvs.neuro_runtime.network import load_inputs
+
+    return None if path is None else load_inputs(path, net)
+
+
+def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | None = None, reset: str | None = None,
+                      source: str = "nir", backend: str = "emu", precision: str = "float",
+                      record: tuple[str, ...] = ("spikes",), flush: bool = False, calibrate: str | None = None,
+                      constants_path: str | None = None, force: bool = False) -> dict:
+    """Everything ``ucfdvs run`` does; returns the report dict."""
+    from ucfdvs.benchmarks.environment import describe_machine
+    from ucfdvs.benchmarks.suite.constants import load_constants
+    from ucfdvs.benchmarks.suite.graph_report import network_report
+    from ucfdvs.neuro_runtime.network import BACKENDS, PRECISIONS, load_inputs, load_network
+
+    if backend not in BACKENDS:
+        raise UserError(f"unknown --backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown --precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    check_output_dir(out, force)
+    constants = load_constants(constants_path)
+    net = load_network(nir_path, dt=dt, reset=reset, source=source)
+    x = load_inputs(input_path, net)
+    if precision == "fixed":
+        cal = load_calibration(calibrate, net)
+        net.quantize(calibration=cal if cal is not None else x)
+        if cal is None:
+            net.quant_origin = "--input (max |x|; pass --calibrate C.npy to choose)"
+    elif calibrate is not None:
+        raise UserError("--calibrate applies to --precision fixed only")
+    run = net.run(x, backend=backend, precision=precision, record=record, flush=flush)
+    float_run = net.run(x, backend="emu", precision="float", flush=flush) if precision == "fixed" else None
+    report = network_report(net, run, constants, float_run)
+    report["command"] = describe_machine()["command"]
+    report["machine"] = describe_machine()
+    report["input"] = {"file": str(input_path), "shape": list(x.shape[:2]) + list(net.input_shape)}
+    with atomic_dir(out, force=force) as tmp:
+        np.savez_compressed(tmp / "outputs.npz", **run.outputs)
+        if "spikes" in record:
+            np.savez_compressed(tmp / "spikes.npz", **run.spikes)
+        if "v" in record:
+            np.savez_compressed(tmp / "v.npz", **run.v, **{f"scale/{k}": np.float64(s) for k, s in run.v_scale.items()})
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=_json_default) + "\n")
+    return report
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(type(obj).__name__)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    report = run_graph_command(
+        args.nir, args.input, Path(args.out), dt=args.dt, reset=args.reset, source=args.source, backend=args.backend,
+        precision=args.precision, record=parse_record(args.record), flush=args.flush, calibrate=args.calibrate,
+        constants_path=args.constants, force=args.force)
+    r = report["run"]
+    per = report["totals_per_sample"]
+    print(f"{r['backend']} {r['precision']}: {r['samples']} sample(s) x {r['steps']} steps; "
+          f"{per['spikes']['value']:.1f} spikes/sample, {per['synaptic_ops']['value']:.1f} synops/sample, "
+          f"Loihi est. {report['energy']['loihi']['per_sample']['value']:.3g} J/sample")
+    print(f"wrote {args.out}/outputs.npz, report.json" + (", spikes.npz" if "spikes" in parse_record(args.record) else "")
+          + (", v.npz" if "v" in parse_record(args.record) else ""))
+
+
+def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags ``ucfdvs run`` and ``ucfdvs bench --nir`` share for reading a foreign graph."""
+    from ucfdvs.neuro_runtime.sources import RESET_MODES, SOURCES
+
+    parser.add_argument("--dt", type=float, help="time step in seconds when the file has no metadata['dt']")
+    parser.add_argument("--reset", help=f"reset mechanism: {' or '.join(RESET_MODES)} (default: the source library's)")
+    parser.add_argument("--source", default="nir", help=f"the exporter: {', '.join(SOURCES)} (default %(default)s)")
+    parser.add_argument("--flush", action="store_true",
+                        help="append zero steps (the largest output latency) so no output is lost at the end")
+
+
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``run``."""
+    run = commands.add_parser("run", help="run any NIR graph on an input array (emulator or Lava): outputs, spikes, "
+                                          "membranes and a report")
+    run.add_argument("--nir", required=True, help="NIR graph file (any exporter)")
+    run.add_argument("--input", required=True,
+                     help="X.npy [T, *input_shape] or [B, T, *input_shape]; or X.npz with one array per named Input")
+    run.add_argument("--out", required=True, help="output folder: outputs.npz, spikes.npz, v.npz, report.json")
+    add_graph_arguments(run)
+    run.add_argument("--backend", default="emu", help="emu (NumPy emulator) or lava (Lava's Loihi 2 simulator)")
+    run.add_argument("--precision", default="float", help="float (floating_pt) or fixed (bit-accurate fixed_pt)")
+    run.add_argument("--record", default="spikes", help="comma-separated: spikes, v (default %(default)s)")
+    run.add_argument("--calibrate", help="C.npy: input array that sets the fixed-point input scale (default: --input)")
+    run.add_argument("--constants", help="energy/resource constants JSON (default benchmarks/energy_constants.json)")
+    run.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    run.set_defaults(func=cmd_run)
