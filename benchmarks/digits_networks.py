@@ -15,6 +15,7 @@ gradients, cross-entropy on the output layer's spike counts, Adam):
   node for pooling or Flatten), ``norse_rnn`` (LIFRecurrentCell 64-48, Linear 48-10 + LIFBox).
 
 Each network's folder under ``OUT/digits/`` holds ``graph.nir`` (when the exporter produced one),
+``model.pt`` (the trained module, :mod:`benchmarks.reference_models`, for ``ucfdvs bench --reference``),
 ``inputs.npy`` (test inputs ``[B, T, ...]`` uint8), ``labels.npy``, ``library_counts.npy`` (output
 spike counts ``[B, 10]``), ``library_spikes.npz`` (layer name -> ``[B, T, ...]`` uint8, as the
 library ran them) and ``meta.json``.  Then every graph is run in the runtime
@@ -41,6 +42,7 @@ from ucfdvs.atomic import atomic_path
 from ucfdvs.benchmarks.digits_data import MAX_P, T_STEPS, digit_spikes
 from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
+from ucfdvs.benchmarks.reference_models import save_reference
 from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
 
 BETA = 0.9
@@ -152,6 +154,7 @@ def build(out: Path, epochs: int) -> None:
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         export_error = export(name, net, image, folder / "graph.nir")
+        save_reference(folder / "model.pt", name, net)
         np.save(folder / "inputs.npy", x_te)
         np.save(folder / "labels.npy", y_te)
         np.save(folder / "library_counts.npy", counts)

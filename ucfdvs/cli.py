@@ -22,10 +22,10 @@ def _layout(args: argparse.Namespace):
     return FeatureLayout(Path(args.data), args.extractor, args.modality)
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_data_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
     from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY
 
-    parser.add_argument("--data", required=True, help="dataset root in the official feature layout")
+    parser.add_argument("--data", required=required, help="dataset root in the official feature layout")
     parser.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
     parser.add_argument("--modality", default=DEFAULT_MODALITY, help="features_video/<extractor>/<modality> (default %(default)s)")
 

@@ -1,4 +1,6 @@
-"""The ``ucfdvs bench`` subcommand; ``ucfdvs.cli`` registers it with
+"""The ``ucfdvs bench`` subcommand in its two forms: the MSF benchmark (``--data ROOT``,
+:mod:`benchmarks.suite.bench`) and any graph (``--nir GRAPH --input X.npy``,
+:mod:`benchmarks.suite.graph_bench`); ``ucfdvs.cli`` registers it with
 ``add_bench_commands(commands, _add_data_arguments)``."""
 
 from __future__ import annotations
@@ -6,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ucfdvs.errors import UserError
 from ucfdvs.train.layout import FeatureLayout
 
 
@@ -13,6 +16,16 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from ucfdvs.benchmarks.suite.backends import ALL_BACKENDS
     from ucfdvs.benchmarks.suite.bench import run_bench
 
+    if args.input is not None:
+        cmd_bench_graph(args)
+        return
+    if args.data is None:
+        raise UserError("give --data ROOT (the MSF benchmark) or --nir GRAPH --input X.npy (any graph)")
+    for flag in ("labels", "reference", "decision", "dt", "reset", "lava_samples"):
+        if getattr(args, flag) is not None:
+            raise UserError(f"--{flag.replace('_', '-')} applies to the any-graph form (--nir GRAPH --input X.npy)")
+    if args.source != "nir" or args.flush:
+        raise UserError("--source and --flush apply to the any-graph form (--nir GRAPH --input X.npy)")
     backends = tuple(args.backends.split(",")) if args.backends else ALL_BACKENDS
     results = run_bench(
         FeatureLayout(Path(args.data), args.extractor, args.modality), Path(args.out),
@@ -26,11 +39,43 @@ def cmd_bench(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/results.json and {args.out}/report.md")
 
 
+def cmd_bench_graph(args: argparse.Namespace) -> None:
+    from ucfdvs.benchmarks.suite.graph_bench import BACKENDS, run_graph_bench
+
+    if args.nir is None:
+        raise UserError("--input needs --nir GRAPH")
+    for flag in ("data", "checkpoint", "videos", "device"):
+        if getattr(args, flag) not in (None, "auto"):
+            raise UserError(f"--{flag} applies to the MSF form (--data ROOT); the any-graph form takes --input")
+    results = run_graph_bench(
+        args.nir, args.input, Path(args.out), labels_path=args.labels, reference=args.reference,
+        decision=args.decision or "spike_count", dt=args.dt, reset=args.reset, source=args.source, flush=args.flush,
+        lava_samples=args.lava_samples or 8, backends=tuple(args.backends.split(",")) if args.backends else BACKENDS,
+        constants_path=args.constants, force=args.force)
+    for name, entry in results["backends"].items():
+        acc = entry.get("accuracy")
+        print(f"{name:12s} {entry['status']:8s} " + (f"accuracy={acc:.4f}" if acc is not None else (entry.get("error") or "")))
+    ref = results.get("reference")
+    if ref:
+        acc = ref.get("accuracy")
+        print(f"{'reference':12s} {ref['name']} " + (f"accuracy={acc:.4f}" if acc is not None else ""))
+    print(f"wrote {args.out}/results.json and {args.out}/report.md")
+
+
 def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments) -> None:
     """Register ``bench``."""
     bench = commands.add_parser(
         "bench", help="accuracy, spikes, synaptic ops, energy, latency and throughput: reference MSF vs Lava, one report")
-    add_data_arguments(bench)
+    from ucfdvs.benchmarks.suite.run_command import add_graph_arguments
+
+    add_data_arguments(bench, required=False)
+    bench.add_argument("--input", help="any-graph form: X.npy [B, T, *input_shape] (with --nir GRAPH; no --data)")
+    bench.add_argument("--labels", help="any-graph form: Y.npy [B] integer classes (accuracy)")
+    bench.add_argument("--reference", help="any-graph form: the source network (a model.pt of "
+                                           "benchmarks.digits_networks), run on the same inputs")
+    bench.add_argument("--decision", help="any-graph form: spike_count (default), last or max")
+    bench.add_argument("--lava-samples", type=int, help="any-graph form: samples (evenly spread) for real Lava (default 8)")
+    add_graph_arguments(bench)
     bench.add_argument("--checkpoint", help="reference model checkpoint (MSF), e.g. RUN/best.pt")
     bench.add_argument("--nir", help="exported NIR graph (`ucfdvs export`); without it the checkpoint is converted "
                                      "(export.convert, not fine-tuned)")
