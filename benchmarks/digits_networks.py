@@ -137,6 +137,13 @@ def export(name: str, net: torch.nn.Module, image: bool, path: Path) -> str | No
     return None
 
 
+def library_reset(net: torch.nn.Module) -> str:
+    """``"subtract"`` or ``"zero"``: the reset the network's neurons use (snnTorch's
+    ``reset_mechanism``; Norse's cells reset to ``v_reset``)."""
+    modes = {getattr(m, "reset_mechanism", "zero") for m in net.modules() if hasattr(m, "reset_mechanism")}
+    return "subtract" if "subtract" in modes else "zero"
+
+
 def build(out: Path, epochs: int) -> None:
     """Train, export and save every network (see the module docstring)."""
     torch.manual_seed(0)
@@ -161,6 +168,7 @@ def build(out: Path, epochs: int) -> None:
         np.savez_compressed(folder / "library_spikes.npz", **spikes)
         meta = {
             "library": name.split("_")[0], "source": name.split("_")[0], "output_layer": out_layer,
+            "reset": library_reset(net),
             "library_accuracy": float(np.mean(counts.argmax(1) == y_te)),
             "train_seconds": round(seconds, 1), "epochs": epochs, "steps": T_STEPS, "max_p": MAX_P,
             "export_error": export_error, "layers": {k: list(v.shape[2:]) for k, v in spikes.items()},
