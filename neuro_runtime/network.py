@@ -329,7 +329,8 @@ def load_network(path_or_graph: str | Path | nir.NIRGraph, *, dt: float | None =
 
 
 def load_inputs(path: str | Path, net: Network) -> np.ndarray:
-    """Read ``X.npy`` (one array) or ``X.npz`` (one array per named Input) for ``net``; -> ``[B, T, C]``."""
+    """Read ``X.npy`` (one array) or ``X.npz`` (one array per named Input) for ``net``, checked;
+    returns it as ``[B, T, *input_shape]`` (a batch axis added to ``[T, *input_shape]``)."""
     p = Path(path)
     if not p.is_file():
         raise UserError("input file not found", p)
@@ -349,6 +350,7 @@ def load_inputs(path: str | Path, net: Network) -> np.ndarray:
     else:
         arr, what = data, "input array"
     try:
-        return net.check_input(arr, what)
+        net.check_input(arr, what)
     except UserError as exc:
         raise UserError(str(exc), p) from None
+    return arr if arr.ndim == len(net.input_shape) + 2 else arr[None]

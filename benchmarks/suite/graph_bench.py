@@ -103,11 +103,8 @@ def run_graph_bench(
     check_output_dir(out, force)
     constants = load_constants(constants_path)
     net = load_network(nir_path, dt=dt, reset=reset, source=source)
-    x = load_inputs(input_path, net)
-    raw = np.load(input_path, allow_pickle=False)
-    raw = raw[net.graph.input_name] if isinstance(raw, np.lib.npyio.NpzFile) else raw
-    if raw.ndim == len(net.input_shape) + 1:
-        raw = raw[None]
+    raw = load_inputs(input_path, net)
+    x = net.check_input(raw)
     labels = load_labels(labels_path, x.shape[0])
     out_name = next(iter(net.graph.outputs))
     ref_out = None

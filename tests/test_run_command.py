@@ -1,0 +1,144 @@
+"""`ucfdvs run` and the runtime's Python API (`load_network`): files, timing, membranes, bad input.
+
+The NIR paper's LIF (Norse export) must reproduce the Lava traces its authors recorded; the rest
+runs on small graphs built here (no ../shared needed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nir
+import numpy as np
+import pytest
+
+from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime import examples, load_network
+
+from conftest import SHARED
+
+PAPER = SHARED / "nir_paper"
+needs_paper = pytest.mark.skipif(not (PAPER / "lif_norse.nir").is_file(), reason="../shared/nir_paper absent")
+
+
+def write_graph(tmp_path: Path, graph, name: str = "g.nir") -> Path:
+    path = tmp_path / name
+    nir.write(str(path), graph)
+    return path
+
+
+@needs_paper
+@pytest.mark.parametrize("backend", ["emu", "lava"])
+@pytest.mark.parametrize("precision", ["float", "fixed"])
+def test_lif_paper_traces(run_cli, tmp_path: Path, backend: str, precision: str) -> None:
+    """Spikes identical to Lava's recorded trace; float voltage within 1e-6, fixed voltage proportional."""
+    out = tmp_path / "run"
+    code, _, err = run_cli("run", "--nir", PAPER / "lif_norse.nir", "--input", PAPER / "lif_input_spikes.npy",
+                           "--dt", "1e-4", "--backend", backend, "--precision", precision, "--record", "spikes,v",
+                           "--out", out)
+    assert code == 0, err
+    trace = np.loadtxt(PAPER / f"lif_lava_cpu_{precision}.csv", delimiter=",")
+    spikes = np.load(out / "spikes.npz")["1"]
+    assert spikes.shape == (1, 1000, 1) and spikes.dtype == np.uint8
+    np.testing.assert_array_equal(spikes[0, :, 0], trace[:, 2])
+    assert np.flatnonzero(spikes[0, :, 0]).tolist() == [461, 511, 711, 761]
+    v = np.load(out / "v.npz")["1"][0, :, 0]
+    if precision == "float":
+        assert np.abs(v - trace[:, 1]).max() < 1e-6
+    else:
+        ref = trace[:, 1]
+        k = v @ ref / (ref @ ref)
+        assert np.corrcoef(v, ref)[0, 1] > 0.9999
+        assert np.abs(v / k - ref).max() < 0.01 * ref.max()  # the paper's coarser quantisation: 13.6 of 1589
+    report = json.loads((out / "report.json").read_text())
+    assert report["v"]["replayed_spike_mismatches"] == {"1": 0}
+    assert report["latency"]["outputs"]["output"]["steps"]["value"] == 1
+    assert report["layers"]["1"]["spikes"]["value"] == 4
+    assert report["run"]["backend"] == backend
+
+
+def test_api_shapes_flush_and_replayed_membranes(tmp_path: Path) -> None:
+    """[T, C] and [B, T, C] inputs, flush steps, LI membranes replayed exactly, fixed-point too."""
+    net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (3, 12, 3))
+    flush = net.flush_steps()
+    assert flush == max(net.latency().values()) > 0
+    for precision in ("float", "fixed"):
+        run = net.run(x, precision=precision, record=("spikes", "v"), flush=True)
+        assert run.outputs["out"].shape == (3, 12 + flush, 2)
+        assert run.spikes["lif1"].shape == (3, 12 + flush, 4) and run.spikes["lif1"].dtype == np.uint8
+        assert run.v_mismatch == {"lif0": 0, "lif1": 0}
+        li = run.v["li"]
+        if precision == "float":
+            np.testing.assert_array_equal(li, run.graded["li"])
+        else:  # Loihi integers; the LI sends v >> msg_shift
+            q = run.quant.neurons["li"]
+            np.testing.assert_array_equal(np.right_shift(li.astype(np.int64), q.msg_shift),
+                                          np.rint(run.graded["li"] * q.msg_units).astype(np.int64))
+        one = net.run(x[1], precision=precision, flush=True)
+        np.testing.assert_array_equal(one.spikes["lif1"][0], run.spikes["lif1"][1])
+        without = net.run(x, precision=precision)
+        np.testing.assert_array_equal(without.outputs["out"], run.outputs["out"][:, :12])
+
+
+def test_nested_graph_dotted_names_and_image_input(run_cli, tmp_path: Path) -> None:
+    """A nested subgraph is flattened (dotted names in spikes.npz); inputs keep their [C, H, W] shape."""
+    rng = np.random.default_rng(1)
+    inner = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([6])), "lif": examples._lif(6, vth=0.5),
+               "w_rec": nir.Linear(weight=rng.normal(0, 0.3, (6, 6))), "output": nir.Output(np.array([6]))},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")], type_check=False)
+    graph = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([2, 2, 2])), "fc": nir.Linear(weight=rng.normal(0, 1.0, (6, 8))),
+               "rec": inner, "out": nir.Output(np.array([6]))},
+        edges=[("in", "fc"), ("fc", "rec"), ("rec", "out")], type_check=False)
+    path = write_graph(tmp_path, graph)
+    x = rng.uniform(0, 1, (2, 9, 2, 2, 2)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    code, _, err = run_cli("run", "--nir", path, "--input", tmp_path / "x.npy", "--dt", str(examples.DT),
+                           "--out", tmp_path / "o")
+    assert code == 0, err
+    spikes = np.load(tmp_path / "o" / "spikes.npz")
+    assert list(spikes.files) == ["rec.lif"] and spikes["rec.lif"].shape == (2, 9, 6)
+    direct = load_network(path, dt=examples.DT).run(x)
+    np.testing.assert_array_equal(spikes["rec.lif"], direct.spikes["rec.lif"])
+
+
+@pytest.mark.parametrize("case, needle", [
+    ("not_nir", "not a NIR/HDF5 file"),
+    ("no_dt", "no --dt was given"),
+    ("shape", "has shape [5, 4]; the graph's Input 'in' takes [T, 3] or [B, T, 3]"),
+    ("dtype", "has dtype complex128; the graph's Input 'in' takes real numbers"),
+    ("npz", "arrays ['x'] do not match the graph's Input nodes ['in']"),
+    ("source", "unknown --source 'torch'"),
+    ("subtract", "reset by subtraction is not executed"),
+    ("record", "unknown --record 'u'"),
+])
+def test_bad_input(run_cli, tmp_path: Path, case: str, needle: str) -> None:
+    """One line, exit 2, no output folder, no temporary folder left."""
+    graph = examples.li_gated_graph()
+    no_dt = nir.NIRGraph(nodes=graph.nodes, edges=graph.edges, metadata={})
+    nir_path = write_graph(tmp_path, no_dt if case == "no_dt" else graph)
+    x = np.zeros((5, 3))
+    np.save(tmp_path / "x.npy", x.astype(complex) if case == "dtype" else np.zeros((5, 4)) if case == "shape" else x)
+    np.savez(tmp_path / "x.npz", x=x)
+    (tmp_path / "bad.nir").write_text("not hdf5")
+    args = ["run", "--nir", tmp_path / "bad.nir" if case == "not_nir" else nir_path,
+            "--input", tmp_path / ("x.npz" if case == "npz" else "x.npy"), "--out", tmp_path / "out"]
+    args += {"source": ["--source", "torch"], "subtract": ["--reset", "subtract"], "record": ["--record", "spikes,u"]
+             }.get(case, [])
+    code, out, err = run_cli(*args)
+    assert code == 2
+    assert needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_api_raises_user_error_for_wrong_input(tmp_path: Path) -> None:
+    net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
+    with pytest.raises(UserError, match="takes \\[T, 3\\] or \\[B, T, 3\\]"):
+        net.run(np.zeros((2, 5, 7)))
+    with pytest.raises(UserError, match="unknown backend"):
+        net.run(np.zeros((5, 3)), backend="gpu")
