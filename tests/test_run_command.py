@@ -142,3 +142,19 @@ def test_api_raises_user_error_for_wrong_input(tmp_path: Path) -> None:
         net.run(np.zeros((2, 5, 7)))
     with pytest.raises(UserError, match="unknown backend"):
         net.run(np.zeros((5, 3)), backend="gpu")
+
+
+@needs_paper
+def test_braille_rnn_runs_in_every_executor() -> None:
+    """The NIR paper's Braille RNN (snnTorch export, nested recurrent CubaLIF, biases): Lava equals the
+    emulator bit for bit in fixed point and in spikes in float; fixed agrees with float on lif1."""
+    net = load_network(PAPER / "braille_noDelay_bias_zero.nir", source="snntorch", reset="zero")
+    assert set(net.graph.neurons) == {"lif1.lif", "lif2"}
+    x = (np.random.default_rng(0).random((2, 30, 12)) < 0.1).astype(np.uint8)
+    runs = {(b, p): net.run(x, backend=b, precision=p) for b in ("emu", "lava") for p in ("float", "fixed")}
+    for p in ("float", "fixed"):
+        for node in ("lif1.lif", "lif2"):
+            np.testing.assert_array_equal(runs["lava", p].spikes[node], runs["emu", p].spikes[node])
+    np.testing.assert_array_equal(runs["lava", "fixed"].outputs["output"], runs["emu", "fixed"].outputs["output"])
+    assert runs["emu", "float"].spikes["lif2"].sum() > 0
+    assert np.mean(runs["emu", "fixed"].spikes["lif1.lif"] == runs["emu", "float"].spikes["lif1.lif"]) > 0.98

@@ -187,7 +187,11 @@ def _subset_run(run, idx: np.ndarray):
 def reference_outputs(ref, raw: np.ndarray, net, out_name: str) -> dict:
     """Run the source network on the same inputs (timed); refuse an output shape unlike the graph's."""
     t0 = time.perf_counter()
-    out, spikes = ref.run(raw)
+    try:
+        out, spikes = ref.run(raw)
+    except RuntimeError as exc:  # torch's shape errors
+        raise UserError(f"reference model {ref.name!r} cannot run the input {list(raw.shape)}: "
+                        f"{str(exc).splitlines()[0]}") from None
     wall = time.perf_counter() - t0
     shape = tuple(net.shapes[out_name])
     if int(np.prod(out.shape[2:])) != int(np.prod(shape)):
