@@ -90,7 +90,7 @@ def run_graph_bench(
     """Run the suite and write ``out``; returns what ``results.json`` holds."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
-    from ucfdvs.benchmarks.suite.graph_report import network_report, spike_agreement
+    from ucfdvs.benchmarks.suite.graph_report import json_default, network_report
     from ucfdvs.neuro_runtime.network import load_inputs, load_network
 
     if decision not in DECISIONS:
@@ -162,18 +162,10 @@ def run_graph_bench(
         "reference": reference_entry,
     }
     with atomic_dir(out, force=force) as tmp:
-        (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=_np) + "\n")
+        (tmp / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=json_default) + "\n")
         figures = write_plots(tmp, results)
         write_markdown(tmp / "report.md", results, figures)
     return results
-
-
-def _np(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(type(obj).__name__)
 
 
 def _subset_run(run, idx: np.ndarray):
@@ -251,11 +243,7 @@ def write_plots(out: Path, results: dict) -> list[str]:
         ax.bar(np.arange(len(layers)) + i * width, rates, width, label=b)
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, layers, rotation=30, ha="right")
     ax.set_ylabel("spikes / neuron / step")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "firing_rates.png", dpi=100)
-    plt.close(fig)
-    names.append("firing_rates.png")
+    names.append(_save(fig, out, "firing_rates.png"))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     keys = ("loihi", "von_neumann_batch1", "von_neumann_offline_batch")
     for i, key in enumerate(keys):
@@ -264,12 +252,18 @@ def write_plots(out: Path, results: dict) -> list[str]:
     ax.set_xticks(np.arange(len(ok)) + 0.27, list(ok), rotation=20)
     ax.set_yscale("log")
     ax.set_ylabel("J / sample (estimated)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "energy.png", dpi=100)
-    plt.close(fig)
-    names.append("energy.png")
+    names.append(_save(fig, out, "energy.png"))
     return names
+
+
+def _save(fig, out: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    fig.axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / name, dpi=100)
+    plt.close(fig)
+    return name
 
 
 def _f(v: Any, fmt: str = "{:.4g}") -> str:

@@ -33,6 +33,15 @@ VN_SOURCE = ("Horowitz ISSCC 2014 45 nm: fp32 MAC 4.6 pJ x every weight every st
              "weights from DRAM {fetch}, state and activations from SRAM; no static power, no launch overhead")
 
 
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for numpy scalars and arrays."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(type(obj).__name__)
+
+
 def run_counts(net, run) -> OpCount:
     """Operation counts of a :class:`NetworkRun` over all its samples and steps (flush included)."""
     per = run.record.split()

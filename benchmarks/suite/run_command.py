@@ -49,7 +49,7 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
     """Everything ``ucfdvs run`` does; returns the report dict."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
-    from ucfdvs.benchmarks.suite.graph_report import network_report
+    from ucfdvs.benchmarks.suite.graph_report import json_default, network_report
     from ucfdvs.neuro_runtime.network import BACKENDS, PRECISIONS, load_inputs, load_network
 
     if backend not in BACKENDS:
@@ -79,16 +79,8 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
             np.savez_compressed(tmp / "spikes.npz", **run.spikes)
         if "v" in record:
             np.savez_compressed(tmp / "v.npz", **run.v, **{f"scale/{k}": np.float64(s) for k, s in run.v_scale.items()})
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=_json_default) + "\n")
+        (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=json_default) + "\n")
     return report
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(type(obj).__name__)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
