@@ -158,3 +158,17 @@ def test_braille_rnn_runs_in_every_executor() -> None:
     np.testing.assert_array_equal(runs["lava", "fixed"].outputs["output"], runs["emu", "fixed"].outputs["output"])
     assert runs["emu", "float"].spikes["lif2"].sum() > 0
     assert np.mean(runs["emu", "fixed"].spikes["lif1.lif"] == runs["emu", "float"].spikes["lif1.lif"]) > 0.98
+
+
+@needs_paper
+def test_cnn_paper_against_norse() -> None:
+    """The Sinabs CNN against Norse's from_nir of the same file, every executor (skips while Conv2d,
+    IF, SumPool2d and Flatten are refused by the runtime)."""
+    from ucfdvs.benchmarks.nir_paper_validation import cnn
+
+    res = cnn(PAPER, samples=2, steps=20, lava_samples=1)
+    if res["status"] == "refused":
+        pytest.skip(f"waits on the primitives work: {res['reason']}")
+    for name, entry in res["executors"].items():
+        assert entry["decisions_equal"] == 1.0, name
+        assert entry["output_agreement"] == 1.0, name
