@@ -13,7 +13,8 @@
   for each node (``_nir_to_snntorch_module``) are chained in the graph's order, with
   ``reset_delay=True`` on the recurrent ``RSynaptic`` (snnTorch 1.0's ``RSynaptic`` with
   ``reset_delay=False`` and ``init_hidden=True`` reads undefined locals).  Per layer: spike
-  agreement at the hop offset (layer k at step t + k).
+  agreement at the hop offset (layer k at step t + k), for the file as exported and for a copy with
+  every bias set to 0 on both sides (isolating the biases' early action in the runtime).
 * **CNN** (Sinabs export, reset to zero): random event inputs ``[2, 34, 34]``, 5 % density, 100
   steps, 16 samples, in the emulator and Lava, float and fixed, against Norse's ``from_nir`` of the
   same file; per layer spike agreement after the hop offset and decisions.  Needs Conv2d, IF,
@@ -89,11 +90,50 @@ def snntorch_braille(graph_path: Path) -> tuple[Any, str]:
                  "(_nir_to_snntorch_module) chained fc1, lif1, fc2, lif2, lif1.reset_delay=True")
 
 
-def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[str, Any]:
-    """The Braille RNN (see the module docstring)."""
+def _without_biases(src: Path, dst: Path) -> Path:
+    """A copy of a NIR file with every Affine bias set to 0."""
+    import nir
+
+    graph = nir.read(str(src))
+    for node in graph.nodes.values():
+        if isinstance(node, nir.Affine):
+            node.bias = np.zeros_like(node.bias)
+    nir.write(str(dst), graph)
+    return dst
+
+
+def against_snntorch(net: Any, path: Path, x: np.ndarray) -> dict[str, Any]:
+    """Per-layer agreement of the emulator (float) with snnTorch's run of the same file at the hop offset."""
     import torch
 
     from ucfdvs.benchmarks.library_runs import run_snntorch, to_numpy_spikes
+
+    steps = x.shape[1]
+    run = net.run(x, flush=True)
+    lib, how = snntorch_braille(path)
+    torch.set_num_threads(1)
+    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        _, spikes = run_snntorch(lib, torch.as_tensor(x, dtype=torch.float32))
+    spikes = to_numpy_spikes(spikes)
+    layers = {}
+    for layer, node in (("lif1", "lif1.lif"), ("lif2", "lif2")):
+        k = int(net.graph.arrival[node])
+        got = run.spikes[node][:, k:k + steps]
+        want = spikes[layer]
+        differ = np.any(got != want, axis=(0, 2))
+        layers[layer] = {"node": node, "offset_steps": k, "agreement": float(np.mean(got == want)),
+                         "spikes_snntorch": int(want.sum()), "spikes_runtime": int(got.sum()),
+                         "first_step_differing": int(np.argmax(differ)) if differ.any() else None}
+    dec_lib = spikes["lif2"].sum(1).argmax(1)
+    dec_rt = run.spikes["lif2"].sum(1).argmax(1)
+    return {"how": how, "layers": layers, "decisions_equal": float(np.mean(dec_lib == dec_rt))}
+
+
+def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[str, Any]:
+    """The Braille RNN (see the module docstring); against snnTorch as exported and with every bias
+    set to 0 on both sides (which isolates the biases' early action in the runtime)."""
+    import tempfile
+
     from ucfdvs.neuro_runtime import load_network
 
     path = paper / "braille_noDelay_bias_zero.nir"
@@ -107,25 +147,14 @@ def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[st
     for name, run in runs.items():
         n = run.batch
         out["executors"][name] = {
-            node: {"spikes": int(s.sum()), "agreement_with_emu_float": float(np.mean(s == ref.spikes[node][:n]))}
+            node: {"spikes": int(s.sum()), "agreement_with_emu_float": float(np.mean(s == ref.spikes[node][:n])),
+                   "agreement_with_emu_same_precision": float(np.mean(s == runs[f"emu_{name.split('_')[1]}"].spikes[node][:n]))}
             for node, s in run.spikes.items()}
-    lib, how = snntorch_braille(path)
-    torch.set_num_threads(1)
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
-        _, spikes = run_snntorch(lib, torch.as_tensor(x, dtype=torch.float32))
-    spikes = to_numpy_spikes(spikes)
-    layers = {}
-    for layer, node in (("lif1", "lif1.lif"), ("lif2", "lif2")):
-        k = int(net.graph.arrival[node])
-        got = ref.spikes[node][:, k:k + steps]
-        want = spikes[layer]
-        layers[layer] = {"node": node, "offset_steps": k, "agreement": float(np.mean(got == want)),
-                         "spikes_snntorch": int(want.sum()), "spikes_runtime": int(got.sum()),
-                         "first_step_differing": int(np.argmax(np.any(got != want, axis=(0, 2))))
-                         if np.any(got != want) else None}
-    dec_lib = spikes["lif2"].sum(1).argmax(1)
-    dec_rt = ref.spikes["lif2"].sum(1).argmax(1)
-    out["snntorch"] = {"how": how, "layers": layers, "decisions_equal": float(np.mean(dec_lib == dec_rt))}
+    out["snntorch"] = against_snntorch(net, path, x)
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _without_biases(path, Path(tmp) / "braille_no_bias.nir")
+        out["snntorch_without_biases"] = against_snntorch(
+            load_network(plain, source="snntorch", reset="zero"), plain, x)
     return out
 
 
