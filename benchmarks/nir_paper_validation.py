@@ -17,7 +17,8 @@
   every bias set to 0 on both sides (isolating the biases' early action in the runtime).
 * **CNN** (Sinabs export, reset to zero): random event inputs ``[2, 34, 34]``, 5 % density, 100
   steps, 16 samples, in the emulator and Lava, float and fixed, against Norse's ``from_nir`` of the
-  same file; per layer spike agreement after the hop offset and decisions.  Needs Conv2d, IF,
+  same file run one sample at a time (its Flatten folds a batch axis); per IF layer spike agreement
+  after the hop offset, outputs and decisions.  Needs Conv2d, IF,
   SumPool2d and Flatten in the runtime: until they land the file is refused and the entry says why.
 
     python -m ucfdvs.benchmarks.nir_paper_validation [--paper ../shared/nir_paper] [--lava-samples 4]
@@ -158,10 +159,39 @@ def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[st
     return out
 
 
+def norse_cnn_run(path: Path, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Norse's ``from_nir`` of the file, one sample at a time (its Flatten has ``start_dim=0``, which
+    would fold a batch axis); returns the output ``[B, T, 10]`` and each spiking node's spikes
+    ``[B, T, *shape]`` (forward hooks on its cells)."""
+    import nir
+    import norse.torch as nt
+    import torch
+    from norse.torch.module.snn import SNNCell
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = nt.from_nir(nir.read(str(path)))
+    rec: dict[str, list] = {n: [] for n, m in model.named_modules() if isinstance(m, SNNCell)}
+    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: rec[n].append(o[0].numpy()))
+             for n, m in model.named_modules() if n in rec]
+    outs = []
+    try:
+        with torch.no_grad():
+            for b in range(x.shape[0]):
+                state, seq = None, []
+                for t in range(x.shape[1]):
+                    y, state = model(torch.as_tensor(x[b, t], dtype=torch.float32), state)
+                    seq.append(y.numpy())
+                outs.append(np.stack(seq))
+    finally:
+        for h in hooks:
+            h.remove()
+    B, T = x.shape[:2]
+    return np.stack(outs), {n: np.stack(v).reshape(B, T, *v[0].shape) for n, v in rec.items()}
+
+
 def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2) -> dict[str, Any]:
     """The Sinabs CNN against Norse's ``from_nir`` (see the module docstring)."""
-    import torch
-
     from ucfdvs.neuro_runtime import load_network
 
     path = paper / "cnn_sinabs.nir"
@@ -173,16 +203,7 @@ def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2)
     x = (rng.random((samples, steps, 2, 34, 34)) < 0.05).astype(np.uint8)
     runs = {f"{b}_{p}": net.run(x if b == "emu" else x[:lava_samples], backend=b, precision=p, flush=True)
             for b, p in EXECUTORS}
-    import nir
-    import norse.torch as nt
-
-    model = nt.from_nir(nir.read(str(path)))
-    outs, state = [], None
-    with torch.no_grad():
-        for t in range(steps):
-            y, state = model(torch.as_tensor(x[:, t], dtype=torch.float32), state)
-            outs.append(y.numpy())
-    norse_out = np.stack(outs, 1)
+    norse_out, norse_spikes = norse_cnn_run(path, x)
     o = next(iter(net.graph.outputs))
     k = int(net.graph.latency[o])
     res: dict[str, Any] = {"status": "ran", "latency_steps": k, "executors": {}}
@@ -190,9 +211,15 @@ def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2)
     for name, run in runs.items():
         n = run.batch
         got = run.outputs[o][:, k:k + steps].reshape(n, steps, -1)
+        layers = {}
+        for node, s in norse_spikes.items():
+            if node in run.spikes:
+                a = int(net.graph.arrival[node])
+                layers[node] = {"offset_steps": a, "agreement": float(np.mean(
+                    run.spikes[node][:, a:a + steps].reshape(n, steps, -1) == s[:n].reshape(n, steps, -1)))}
         res["executors"][name] = {
             "output_agreement": float(np.mean(np.isclose(got, norse_out[:n].reshape(n, steps, -1)))),
-            "decisions_equal": float(np.mean(got.sum(1).argmax(1) == dec_norse[:n]))}
+            "decisions_equal": float(np.mean(got.sum(1).argmax(1) == dec_norse[:n])), "layers": layers}
     return res
 
 

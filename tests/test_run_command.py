@@ -172,3 +172,4 @@ def test_cnn_paper_against_norse() -> None:
     for name, entry in res["executors"].items():
         assert entry["decisions_equal"] == 1.0, name
         assert entry["output_agreement"] == 1.0, name
+        assert entry["layers"] and set(v["agreement"] for v in entry["layers"].values()) == {1.0}, name
