@@ -119,6 +119,17 @@ def run_videos(
     raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
 
 
+def fixed_point(graph: RuntimeGraph, videos: list[Video]) -> tuple[QuantizedGraph, dict]:
+    """The fixed-point parameters for these videos (input range = their largest |feature|) and a
+    report: ``input_range``, ``report`` (per-layer errors), ``warnings`` (each once)."""
+    input_range = float(max(np.abs(v.features).max() for v in videos))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", QuantizationWarning)
+        quant = quantize(graph, input_range=input_range)
+    messages = list(dict.fromkeys([str(w.message) for w in caught] + list(quant.warnings)))
+    return quant, {"input_range": input_range, "report": quant.report(), "warnings": messages}
+
+
 def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
     """`count` videos evenly spread over the split (so a subset mixes classes and normal videos); all if None."""
     if count is None or count >= len(videos):
@@ -158,15 +169,7 @@ def simulate(
     quant = None
     quantization: dict = {}
     if precision == "fixed_pt":
-        input_range = float(max(np.abs(v.features).max() for v in selected))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", QuantizationWarning)
-            quant = quantize(graph, input_range=input_range)
-        quantization = {
-            "input_range": input_range,
-            "report": quant.report(),
-            "warnings": [str(w.message) for w in caught] + list(quant.warnings),
-        }
+        quant, quantization = fixed_point(graph, selected)
     runs = run_videos(graph, selected, backend, precision, quant, progress=progress)
     scored = scored_videos(selected, {r.stem: r.scores for r in runs}, test_set.gt, data.gt_path)
     metrics = frame_metrics(scored)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import time
 import traceback
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -139,17 +138,6 @@ def _inputs(videos: list[Video], latency: int) -> list[np.ndarray]:
     return [padded_input(v, latency) for v in videos]
 
 
-def fixed_quant(graph, videos: list[Video]) -> tuple[Any, dict]:
-    """The quantisation ``ucfdvs simulate`` uses for these videos (input range = max |feature|)."""
-    from ucfdvs.neuro_runtime.quantize import QuantizationWarning, quantize
-
-    input_range = float(max(np.abs(v.features).max() for v in videos))
-    with warnings.catch_warnings():  # recorded in quant.warnings and reported once
-        warnings.simplefilter("ignore", QuantizationWarning)
-        quant = quantize(graph, input_range=input_range)
-    return quant, {"input_range": input_range, "warnings": list(quant.warnings)}
-
-
 def _graph_counts(graph, videos: list[Video], latency: int, runs) -> OpCount:
     return count_graph(graph, [r.spikes for r in runs], _inputs(videos, latency),
                        snippets=sum(v.n_snippets for v in videos), events=[r.synaptic_events for r in runs])
@@ -157,11 +145,11 @@ def _graph_counts(graph, videos: list[Video], latency: int, runs) -> OpCount:
 
 def run_graph(name: str, graph, videos: list[Video], progress: bool = False) -> BackendRun:
     """``emu_*`` / ``lava_*``: :func:`export.simulate.run_videos` on ``videos``, timed."""
-    from ucfdvs.export.simulate import run_videos, single_output
+    from ucfdvs.export.simulate import fixed_point, run_videos, single_output
 
     backend, precision = ("emu" if name.startswith("emu") else "lava"), ("fixed_pt" if name.endswith("fixed") else "floating_pt")
     _, latency = single_output(graph, graph.source or "graph")
-    quant, qinfo = fixed_quant(graph, videos) if precision == "fixed_pt" else (None, {})
+    quant, qinfo = fixed_point(graph, videos) if precision == "fixed_pt" else (None, {})
     t0 = time.perf_counter()
     runs = run_videos(graph, videos, backend, precision, quant, progress=progress)
     wall = time.perf_counter() - t0
