@@ -89,3 +89,18 @@ def test_bench_any_graph_bad_input(run_cli, snntorch_net: Path, tmp_path: Path, 
     code, _, err = run_cli("bench", "--nir", nir_path, "--input", x, *args, "--out", tmp_path / "out")
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
+
+
+def test_digits_demo_files(tmp_path: Path) -> None:
+    """make demo's any-graph stage writes a snnTorch export, its inputs, labels and reloadable module."""
+    from ucfdvs.benchmarks.digits_demo import build_demo
+    from ucfdvs.benchmarks.reference_models import load_reference
+    from ucfdvs.neuro_runtime import load_inputs, load_network
+
+    accuracy = build_demo(tmp_path / "d", epochs=1)
+    assert 0.0 <= accuracy <= 1.0
+    net = load_network(tmp_path / "d" / "graph.nir", source="snntorch", reset="zero")
+    x = load_inputs(tmp_path / "d" / "inputs.npy", net)
+    assert x.shape == (360, 20, 64) and np.load(tmp_path / "d" / "labels.npy").shape == (360,)
+    out, _ = load_reference(tmp_path / "d" / "model.pt").run(x[:3])
+    assert out.shape == (3, 20, 10)
