@@ -104,6 +104,13 @@ def test_nested_graph_dotted_names_and_image_input(run_cli, tmp_path: Path) -> N
     assert list(spikes.files) == ["rec.lif"] and spikes["rec.lif"].shape == (2, 9, 6)
     direct = load_network(path, dt=examples.DT).run(x)
     np.testing.assert_array_equal(spikes["rec.lif"], direct.spikes["rec.lif"])
+    notes = json.loads((tmp_path / "o" / "report.json").read_text())["latency"]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("recurrent synapse layers rec.lif->rec.lif:")
+    np.savez(tmp_path / "x.npz", **{"in": x[0]})  # one array per named Input; [T, *shape]
+    code, _, err = run_cli("run", "--nir", path, "--input", tmp_path / "x.npz", "--dt", str(examples.DT),
+                           "--out", tmp_path / "o2")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(tmp_path / "o2" / "spikes.npz")["rec.lif"], spikes["rec.lif"][:1])
 
 
 @pytest.mark.parametrize("case, needle", [

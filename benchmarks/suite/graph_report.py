@@ -51,11 +51,13 @@ def run_counts(net, run) -> OpCount:
 
 
 def recurrent_projections(graph) -> list[str]:
-    """Synapse layers that feed back (the target's input arrives no later than the source's)."""
+    """Synapse layers into a neuron that close a loop: their delay brings the source's output to a
+    target whose first input arrived earlier (``arrival[dst] < arrival[src] + delay``)."""
     out = []
     for p in graph.projections:
         a_src, a_dst = graph.arrival.get(p.src), graph.arrival.get(p.dst)
-        if p.src != graph.input_name and a_src is not None and a_dst is not None and a_dst <= a_src:
+        delays = [t.delay for t in p.terms if t.delay > 0]
+        if p.dst in graph.neurons and delays and a_src is not None and a_dst is not None and a_dst < a_src + min(delays):
             out.append(p.name)
     return out
 
@@ -73,10 +75,10 @@ def latency_figures(net) -> dict:
         }
     notes = []
     if rec:
-        notes.append(f"recurrent synapse layers {', '.join(rec)} also delay one step per hop: a loop's feedback "
-                     "arrives one step later than in a framework without hop delays, so recurrent layers are not "
-                     "the source's run shifted by a constant offset (measure the divergence with `ucfdvs bench "
-                     "--reference`)")
+        notes.append(f"recurrent synapse layers {', '.join(rec)}: each hop delays a loop's feedback by one step, "
+                     "which equals a source whose recurrent synapses use the previous step's spikes (snnTorch's "
+                     "RLeaky/RSynaptic) but not one whose loops have no delay; measure the divergence with "
+                     "`ucfdvs bench --reference`")
     return {"outputs": out, "notes": notes}
 
 
