@@ -10,16 +10,13 @@ step 0 at the output); a graph without it uses the first-arrival latency.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from ucfdvs.neuro_runtime.emulator import Emulator
-from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
-from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.graph_check import RuntimeGraph
+from ucfdvs.neuro_runtime.network import Network, load_network
 from ucfdvs.neuro_runtime.records import RunRecord
 from ucfdvs.atomic import atomic_dir, check_output_dir
 from ucfdvs.errors import UserError
@@ -89,45 +86,23 @@ def padded_input(video: Video, latency: int, steps: int | None = None) -> np.nda
     return x
 
 
-def run_videos(
-    graph: RuntimeGraph,
-    videos: list[Video],
-    backend: str,
-    precision: str,
-    quant: QuantizedGraph | None = None,
-    batch_size: int = 32,
-    progress: bool = True,
-) -> list[VideoRun]:
-    """Run each video through the graph; the emulator batches videos (padding after a video never changes it: the graph is causal)."""
-    output, latency = single_output(graph, Path(graph.source or "graph"))
-    if backend == "emu":
-        emulator = Emulator(graph, precision, quant)
-        runs: dict[str, VideoRun] = {}
-        order = sorted(videos, key=lambda v: v.n_snippets)
-        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        for chunk in tqdm(chunks, desc=f"emulator {precision}", unit="batch", disable=not progress):
-            steps = max(v.n_snippets for v in chunk) + latency
-            record = emulator.run(np.stack([padded_input(v, latency, steps) for v in chunk]))
-            for video, single in zip(chunk, record.split()):
-                runs[video.stem] = _video_run(video, single, output, latency)
-        return [runs[v.stem] for v in videos]
-    if backend == "lava":
-        from ucfdvs.neuro_runtime.lava_run import run_lava
-
-        records = run_lava(graph, [padded_input(v, latency) for v in videos], precision, quant=quant, progress=progress)
-        return [_video_run(v, r, output, latency) for v, r in zip(videos, records)]
-    raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+def run_videos(net: Network, videos: list[Video], backend: str, precision: str, batch_size: int = 32,
+               progress: bool = True) -> list[VideoRun]:
+    """Run each video (features then ``latency`` zero steps) through the network
+    (:meth:`Network.run_sequences`: the emulator batches videos of similar length, Lava runs them
+    back to back); fixed point uses ``net.quant`` (see :func:`fixed_point`)."""
+    output, latency = single_output(net.graph, Path(net.graph.source or "graph"))
+    records = net.run_sequences([padded_input(v, latency) for v in videos], backend, precision,
+                                batch_size=batch_size, progress=progress)
+    return [_video_run(v, r, output, latency) for v, r in zip(videos, records)]
 
 
-def fixed_point(graph: RuntimeGraph, videos: list[Video]) -> tuple[QuantizedGraph, dict]:
-    """The fixed-point parameters for these videos (input range = their largest |feature|) and a
-    report: ``input_range``, ``report`` (per-layer errors), ``warnings`` (each once)."""
+def fixed_point(net: Network, videos: list[Video]) -> dict:
+    """Choose the network's fixed-point parameters for these videos (input range = their largest
+    |feature|); returns a report: ``input_range``, ``report`` (per-layer errors), ``warnings``."""
     input_range = float(max(np.abs(v.features).max() for v in videos))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", QuantizationWarning)
-        quant = quantize(graph, input_range=input_range)
-    messages = list(dict.fromkeys([str(w.message) for w in caught] + list(quant.warnings)))
-    return quant, {"input_range": input_range, "report": quant.report(), "warnings": messages}
+    quant = net.quantize(input_range=input_range)
+    return {"input_range": input_range, "report": quant.report(), "warnings": list(quant.warnings)}
 
 
 def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
@@ -156,7 +131,8 @@ def simulate(
         raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
     check_output_dir(out, force)
     precision = PRECISIONS[precision_name]
-    graph = load_graph(nir_path)
+    net = load_network(nir_path)
+    graph = net.graph
     _, latency = single_output(graph, nir_path)
     test_set = TestSet(data)
     selected = spread_subset(test_set.videos, videos)
@@ -166,11 +142,8 @@ def simulate(
                 f"features have D={video.features.shape[1]}, the graph's input has {graph.input_size} channels",
                 data.feature_path(video.stem),
             )
-    quant = None
-    quantization: dict = {}
-    if precision == "fixed_pt":
-        quant, quantization = fixed_point(graph, selected)
-    runs = run_videos(graph, selected, backend, precision, quant, progress=progress)
+    quantization = fixed_point(net, selected) if precision == "fixed_pt" else {}
+    runs = run_videos(net, selected, backend, precision, progress=progress)
     scored = scored_videos(selected, {r.stem: r.scores for r in runs}, test_set.gt, data.gt_path)
     metrics = frame_metrics(scored)
     summary = {

@@ -110,6 +110,7 @@ class Network:
             self.graph: RuntimeGraph = load_graph(nir_graph)
         except UserError as exc:
             raise UserError(str(exc), where) from None
+        self.graph.source = source.path
         nodes = nir_graph.nodes
         self.input_shape = _shape(nodes[self.graph.input_name].input_type) or (self.graph.input_size,)
         self.shapes: dict[str, tuple[int, ...]] = {}
@@ -231,6 +232,48 @@ class Network:
             self._replay_voltage(run)
         return run
 
+    def run_sequences(self, sequences: Sequence[np.ndarray], backend: str = "emu", precision: str = "float",
+                      batch_size: int = 32, progress: bool = False) -> list[RunRecord]:
+        """Sequences of different lengths (each ``[T_i, *input_shape]``), each from rest -> one flat
+        :class:`RunRecord` (``[T_i, N]``) per sequence, in order.
+
+        The emulator runs them in batches of similar length, each padded with zeros to its longest
+        sequence and cut back (the runtime is causal: steps after a sequence never change it); Lava
+        runs them back to back in one network.  Fixed point uses :attr:`quant`, chosen from the
+        largest ``|x|`` of all sequences when :meth:`quantize` was not called.
+        """
+        if backend not in BACKENDS:
+            raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+        prec = PRECISIONS.get(precision, precision)
+        if prec not in PRECISIONS.values():
+            raise UserError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        seqs = [self.check_input(s)[0] for s in sequences]
+        if not seqs:
+            raise UserError("no sequences to run")
+        quant = None
+        if prec == "fixed_pt":
+            quant = self._quant or self.quantize(input_range=max(float(np.abs(s).max()) for s in seqs) or 1.0)
+        if backend == "lava":
+            from ucfdvs.neuro_runtime.lava_run import run_lava
+
+            return run_lava(self.graph, seqs, prec, quant=quant, progress=progress)
+        emulator = Emulator(self.graph, prec, quant)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        records: dict[int, RunRecord] = {}
+        chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+        if progress:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc=f"emulator {prec}", unit="batch")
+        for chunk in chunks:
+            steps = max(len(seqs[i]) for i in chunk)
+            batch = np.zeros((len(chunk), steps, self.graph.input_size))
+            for row, i in enumerate(chunk):
+                batch[row, :len(seqs[i])] = seqs[i]
+            for i, rec in zip(chunk, emulator.run(batch).split()):
+                records[i] = _cut(rec, len(seqs[i]))
+        return [records[i] for i in range(len(seqs))]
+
     def _replay_voltage(self, run: NetworkRun) -> None:
         """Fill ``run.v`` / ``v_scale`` / ``v_mismatch`` (see the module docstring)."""
         g, rec, q = self.graph, run.record, run.quant
@@ -295,6 +338,13 @@ def _v_reset(node: Any, size: int) -> np.ndarray:
         return np.zeros(size)
     a = np.asarray(value, dtype=np.float64).reshape(-1)
     return np.full(size, a[0]) if a.size == 1 else a
+
+
+def _cut(rec: RunRecord, steps: int) -> RunRecord:
+    """A per-sequence record cut to its first ``steps`` steps."""
+    return RunRecord(rec.precision, {k: v[:steps] for k, v in rec.outputs.items()},
+                     {k: v[:steps] for k, v in rec.activity.items()},
+                     {k: v[:steps] for k, v in rec.synaptic_events.items()}, rec.spiking, dict(rec.meta))
 
 
 def _stack(records: list[RunRecord]) -> RunRecord:

@@ -143,15 +143,17 @@ def _graph_counts(graph, videos: list[Video], latency: int, runs) -> OpCount:
                        snippets=sum(v.n_snippets for v in videos), events=[r.synaptic_events for r in runs])
 
 
-def run_graph(name: str, graph, videos: list[Video], progress: bool = False) -> BackendRun:
-    """``emu_*`` / ``lava_*``: :func:`export.simulate.run_videos` on ``videos``, timed."""
+def run_graph(name: str, net, videos: list[Video], progress: bool = False) -> BackendRun:
+    """``emu_*`` / ``lava_*``: :func:`export.simulate.run_videos` on ``videos`` (a
+    :class:`neuro_runtime.Network`), timed."""
     from ucfdvs.export.simulate import fixed_point, run_videos, single_output
 
-    backend, precision = ("emu" if name.startswith("emu") else "lava"), ("fixed_pt" if name.endswith("fixed") else "floating_pt")
+    graph = net.graph
+    backend, precision = ("emu" if name.startswith("emu") else "lava"), ("fixed" if name.endswith("fixed") else "float")
     _, latency = single_output(graph, graph.source or "graph")
-    quant, qinfo = fixed_point(graph, videos) if precision == "fixed_pt" else (None, {})
+    qinfo = fixed_point(net, videos) if precision == "fixed" else {}
     t0 = time.perf_counter()
-    runs = run_videos(graph, videos, backend, precision, quant, progress=progress)
+    runs = run_videos(net, videos, backend, precision, progress=progress)
     wall = time.perf_counter() - t0
     run = BackendRun(name, label=LABELS[name], device="cpu", stems=[v.stem for v in videos],
                      scores={r.stem: r.scores for r in runs}, wall_s=wall, latency_steps=latency)
@@ -163,7 +165,7 @@ def run_graph(name: str, graph, videos: list[Video], progress: bool = False) -> 
         run.extra["quantization"] = qinfo
     if backend == "lava":
         run.notes.append("wall time includes building and compiling the Lava network")
-        emu = run_videos(graph, videos, "emu", precision, quant, progress=False)
+        emu = run_videos(net, videos, "emu", precision, progress=False)
         diff = max(float(np.abs(e.scores - run.scores[e.stem]).max()) for e in emu) if emu else 0.0
         same = all(np.array_equal(e.spikes[p], r.spikes[p]) for e, r in zip(emu, runs) for p in e.spikes)
         run.extra["agreement_with_emulator"] = {"max_abs_score_difference": diff, "spikes_identical": bool(same)}

@@ -29,25 +29,21 @@ log = logging.getLogger(__name__)
 
 
 def _graph(nir_path: Path | None, checkpoint) -> tuple[Any, Any, str, dict]:
-    """(NIR source for the interpreter, RuntimeGraph, description, metadata) or raise with the reason."""
-    from ucfdvs.neuro_runtime.graph_check import load_graph
+    """(NIR source for the interpreter, :class:`neuro_runtime.Network`, description, metadata) or
+    raise with the reason."""
+    from ucfdvs.neuro_runtime.network import load_network
 
     if nir_path is not None:
-        import nir
-
-        graph = load_graph(nir_path)
-        try:
-            meta = dict(nir.read(str(nir_path)).metadata or {})
-        except Exception:  # noqa: BLE001 - metadata is optional
-            meta = {}
-        return nir_path, graph, f"`{nir_path}` (--nir)", meta
+        net = load_network(nir_path)
+        return nir_path, net, f"`{nir_path}` (--nir)", dict(net.nir_graph.metadata or {})
     if checkpoint is None:
         raise RuntimeError("no --nir graph and no MSF checkpoint to convert")
     from ucfdvs.export.convert import convert
     from ucfdvs.export.to_nir import to_nir_graph
 
     nir_graph = to_nir_graph(convert(checkpoint.model.cpu()), checkpoint.sha256)
-    return nir_graph, load_graph(nir_graph), "converted from --checkpoint by export.convert (not fine-tuned)", dict(nir_graph.metadata)
+    net = load_network(nir_graph)
+    return nir_graph, net, "converted from --checkpoint by export.convert (not fine-tuned)", dict(nir_graph.metadata)
 
 
 def run_bench(
@@ -115,7 +111,8 @@ def run_bench(
     graph_desc, graph_meta = "none", {}
     if graph_backends:
         try:
-            nir_source, graph, graph_desc, graph_meta = _graph(nir_path, ckpt)
+            nir_source, net, graph_desc, graph_meta = _graph(nir_path, ckpt)
+            graph = net.graph
         except Exception as err:  # noqa: BLE001
             reason = f"no graph to run: {type(err).__name__}: {err}"
             for b in graph_backends:
@@ -140,7 +137,7 @@ def run_bench(
                     runs[b] = guarded(b, lambda: run_streaming(nir_source, graph, selected))
                 else:
                     vids = subset if b.startswith("lava") else selected
-                    runs[b] = guarded(b, lambda b=b, vids=vids: run_graph(b, graph, vids, progress=progress))
+                    runs[b] = guarded(b, lambda b=b, vids=vids: run_graph(b, net, vids, progress=progress))
                 log.info("%s: %s %s", b, runs[b].status, runs[b].error)
 
     # figures
