@@ -10,6 +10,7 @@
     run.outputs["output"]    # [B, T', *shape] float64: step t is step t of the input
     run.spikes["lif1.lif"]   # [B, T', *shape] uint8, dotted names for nested graphs
     run.v["lif1.lif"]        # [B, T', *shape] membrane (float units; fixed point: Loihi integers)
+    records = net.run_sequences([x0, x1], backend="lava")   # different lengths: one flat RunRecord each
 
 ``x``: ``[T, *input_shape]`` (one sequence) or ``[B, T, *input_shape]``, any real dtype; ``T'`` is
 ``T``, or ``T`` plus the largest output latency with ``flush=True`` (zero input steps appended so
