@@ -52,6 +52,16 @@ PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
 RECORDABLE = ("spikes", "v")
 
 
+def lava_precision(backend: str, precision: str) -> str:
+    """Check ``backend`` and ``precision`` (``float``/``fixed`` or Lava's names); -> Lava's name."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown --backend {backend!r} (known: {', '.join(BACKENDS)})")
+    prec = PRECISIONS.get(precision, precision)
+    if prec not in PRECISIONS.values():
+        raise UserError(f"unknown --precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    return prec
+
+
 def _shape(types: dict | None) -> tuple[int, ...]:
     """The shape of a node's (first) port from its ``input_type`` / ``output_type``."""
     if not types:
@@ -192,11 +202,7 @@ class Network:
             flush: bool = False, progress: bool = False) -> NetworkRun:
         """Run ``x`` from rest (see the module docstring); ``precision`` ``float`` or ``fixed``
         (Lava's names ``floating_pt`` / ``fixed_pt`` also accepted)."""
-        if backend not in BACKENDS:
-            raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-        prec = PRECISIONS.get(precision, precision)
-        if prec not in PRECISIONS.values():
-            raise UserError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        prec = lava_precision(backend, precision)
         unknown = [r for r in record if r not in RECORDABLE]
         if unknown:
             raise UserError(f"unknown --record {unknown[0]!r} (known: {', '.join(RECORDABLE)})")
@@ -243,11 +249,7 @@ class Network:
         runs them back to back in one network.  Fixed point uses :attr:`quant`, chosen from the
         largest ``|x|`` of all sequences when :meth:`quantize` was not called.
         """
-        if backend not in BACKENDS:
-            raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-        prec = PRECISIONS.get(precision, precision)
-        if prec not in PRECISIONS.values():
-            raise UserError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+        prec = lava_precision(backend, precision)
         seqs = [self.check_input(s)[0] for s in sequences]
         if not seqs:
             raise UserError("no sequences to run")

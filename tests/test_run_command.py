@@ -147,7 +147,7 @@ def test_api_raises_user_error_for_wrong_input(tmp_path: Path) -> None:
     net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
     with pytest.raises(UserError, match="takes \\[T, 3\\] or \\[B, T, 3\\]"):
         net.run(np.zeros((2, 5, 7)))
-    with pytest.raises(UserError, match="unknown backend"):
+    with pytest.raises(UserError, match="unknown --backend"):
         net.run(np.zeros((5, 3)), backend="gpu")
 
 

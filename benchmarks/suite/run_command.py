@@ -50,12 +50,10 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
     from ucfdvs.benchmarks.suite.graph_report import json_default, network_report
-    from ucfdvs.neuro_runtime.network import BACKENDS, PRECISIONS, load_inputs, load_network
+    from ucfdvs.neuro_runtime.network import lava_precision, load_inputs, load_network
 
-    if backend not in BACKENDS:
-        raise UserError(f"unknown --backend {backend!r} (known: {', '.join(BACKENDS)})")
-    if precision not in PRECISIONS:
-        raise UserError(f"unknown --precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    precision = {"floating_pt": "float", "fixed_pt": "fixed"}.get(precision, precision)
+    lava_precision(backend, precision)
     check_output_dir(out, force)
     constants = load_constants(constants_path)
     net = load_network(nir_path, dt=dt, reset=reset, source=source)
