@@ -305,15 +305,17 @@ class Network:
                     a_syn += wrap_int32(shift_exp(acc, exp))
             v_out = np.zeros((B, T, spec.size))
             fired = np.zeros((B, T, spec.size), dtype=bool)
+            start = getattr(spec, "start", 0)  # steps before its first input can arrive: initial state
+            reset_sub = getattr(spec, "reset_sub", None)  # None: reset to v_reset
             if q is None:
                 u = np.zeros((B, spec.size))
                 v = np.zeros((B, spec.size))
-                for t in range(T):
+                for t in range(start, T):
                     u = u * (1 - spec.du) + (a_syn[:, t] + a_dir[:, t])
                     v = v * (1 - spec.dv) + u + spec.bias
                     if spec.spiking:
                         fired[:, t] = v > spec.vth
-                        v = np.where(fired[:, t], 0.0, v)
+                        v = np.where(fired[:, t], 0.0 if reset_sub is None else v - reset_sub, v)
                     v_out[:, t] = v
                 v_reset = _v_reset(self.nir_graph.nodes[n], spec.size)
                 run.v[n] = (v_out + v_reset).reshape(B, T, *self.shapes[n])
@@ -323,11 +325,12 @@ class Network:
                 u = np.zeros((B, spec.size), dtype=np.int64)
                 v = np.zeros((B, spec.size), dtype=np.int64)
                 a_all = wrap_int32(a_syn.astype(np.int64) + a_dir.astype(np.int64))
-                for t in range(T):
+                reset_q = getattr(qn, "reset_q", None)
+                for t in range(start, T):
                     u, v = lif_fixed_update(u, v, a_all[:, t], qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
                         fired[:, t] = v > np.left_shift(qn.vth_q, 6)
-                        v = np.where(fired[:, t], 0, v)
+                        v = np.where(fired[:, t], 0 if reset_q is None else v - reset_q, v)
                     v_out[:, t] = v
                 run.v[n] = v_out.reshape(B, T, *self.shapes[n])
                 run.v_scale[n] = float(qn.scale)
