@@ -296,6 +296,11 @@ def write_markdown(path: Path, results: dict, figures: list[str]) -> None:
                      f"{_f(r['totals_per_sample']['neuron_updates'])} | {_f(r['energy']['loihi']['per_sample'])} | "
                      f"{_f(r['energy']['von_neumann_batch1']['per_sample'])} | {lat} | "
                      f"{_f(r['run']['steps_per_second'], '{:,.0f}')} |")
+    for name, e in results["backends"].items():
+        if e.get("spikes_equal_emulator"):
+            same = all(v == 1.0 for v in e["spikes_equal_emulator"].values())
+            lines.append(f"\n{name}: spikes {'identical to' if same else 'differ from'} the emulator's on its samples "
+                         "(" + ", ".join(f"{n} {v:.4f}" for n, v in e["spikes_equal_emulator"].items()) + ").")
     ref = results.get("reference")
     if ref:
         lines += ["", f"Reference `{ref['name']}` ({ref['library']}, CPU): accuracy {_f(ref.get('accuracy'))}, "
