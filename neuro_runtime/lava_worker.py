@@ -115,23 +115,40 @@ def _end_group(pgid: int, grace_s: float = 5.0) -> None:
     SIGTERM first: a worker that died leaves Lava's children and its resource tracker (which
     ignores SIGTERM); once the others are gone the tracker unlinks the shared memory they held.
     """
-    if not _signal_group(pgid, signal.SIGTERM):
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:  # the group is empty: nothing left to end
         return
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not _signal_group(pgid, 0):
+    while _group_alive(pgid):
+        if time.monotonic() > deadline:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             return
-        time.sleep(0.05)
-    _signal_group(pgid, signal.SIGKILL)
+        time.sleep(0.02)
 
 
-def _signal_group(pgid: int, sig: int) -> bool:
-    """Send ``sig`` to the process group; False if the group has no process left."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    return True
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` is still running (zombies, which wait for init to
+    reap them, do not count; read from /proc where there is one)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:  # ended meanwhile
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
 
 
 def _stop_when_orphaned(parent: int) -> None:
