@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import tempfile
 import threading
 import time
@@ -83,7 +84,7 @@ def run_lava(
             bar.update(1)
 
     try:  # the caller owns the I/O folder: it goes even if the worker dies
-        with tempfile.TemporaryDirectory(prefix="neuro_runtime_", dir=io_root()) as root:
+        with tempfile.TemporaryDirectory(prefix=f"neuro_runtime_{os.getpid()}_", dir=io_root()) as root:
             call_in_worker("ucfdvs.neuro_runtime.lava_run:run_here", arrived, graph=graph, seqs=seqs,
                            precision=precision, quant=quant, fuse=fuse, io=io, synapses=synapses, io_root=root)
     finally:

@@ -81,11 +81,24 @@ def _shm_in_use() -> set[str]:
     return held
 
 
-def _leaked_shm(before: set[str]) -> set[str]:
-    """New /dev/shm entries of Python's shared memory (Lava's channels) or our I/O folders that no
-    live process uses (a concurrent run's entries are in use)."""
-    new = {e for e in os.listdir(SHM) if e.startswith(("psm_", "neuro_runtime_"))} - before
-    return new - _shm_in_use() if new else new
+def _leaked_shm(before: set[str], caller: int) -> set[str]:
+    """New /dev/shm entries of Python's shared memory (Lava's channels) that no live process uses
+    (a concurrent run's are in use), and I/O folders of runs by the process ``caller``."""
+    new = {e for e in os.listdir(SHM) if e.startswith("psm_")} - before
+    mine = {e for e in os.listdir(SHM) if e.startswith(f"neuro_runtime_{caller}_")}
+    return (new - _shm_in_use() if new else new) | mine
+
+
+class _Done:
+    def __init__(self, pid: int, returncode: int, stdout: str, stderr: str) -> None:
+        self.pid, self.returncode, self.stdout, self.stderr = pid, returncode, stdout, stderr
+
+
+def _run(cmd: list[str], cwd: Path) -> _Done:
+    """Run ``cmd`` to its end; its pid, exit status and output."""
+    with subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as p:
+        out, err = p.communicate(timeout=300)
+    return _Done(p.pid, p.returncode, out, err)
 
 
 def _script(tmp_path: Path, body: str) -> Path:
@@ -115,11 +128,11 @@ def test_caller_process_is_untouched(tmp_path: Path) -> None:
             other.join()
     """)
     before = set(os.listdir(SHM))
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    done = _run([sys.executable, str(script)], tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["None", "None", "True", "True", "True", "2"]
     assert "leaked" not in done.stderr, done.stderr
-    assert _leaked_shm(before) == set()
+    assert _leaked_shm(before, done.pid) == set()
 
 
 def test_user_error_in_the_worker_arrives_as_user_error() -> None:
@@ -152,7 +165,7 @@ def test_no_lava_process_survives_an_exception(exc: type) -> None:
     time.sleep(0.2)
     assert _alive(seen[0]) == set()
     assert not mp.active_children()
-    assert _leaked_shm(shm_before) == set()
+    assert _leaked_shm(shm_before, os.getpid()) == set()
 
 
 def test_worker_death_is_an_error_naming_the_cause() -> None:
@@ -172,7 +185,7 @@ def test_worker_death_is_an_error_naming_the_cause() -> None:
     assert len(run[0]) > 2
     time.sleep(0.2)
     assert _alive(run[0]) == set()
-    assert _leaked_shm(shm_before) == set()
+    assert _leaked_shm(shm_before, os.getpid()) == set()
 
 
 def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
@@ -202,7 +215,7 @@ def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
         assert "leaked" not in err and "Traceback" not in err, err
         time.sleep(0.2)
         assert _alive(run) == set()
-        assert _leaked_shm(shm_before) == set()
+        assert _leaked_shm(shm_before, p.pid) == set()
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
@@ -212,11 +225,9 @@ def test_simulate_with_lava_prints_no_leak_warning(tiny_data: Path, tmp_path: Pa
     graph = tmp_path / "msf_like.nir"
     nir.write(graph, ex.msf_like_graph())
     shm_before = set(os.listdir(SHM))
-    done = subprocess.run(
-        [sys.executable, "-m", "ucfdvs.cli", "simulate", "--nir", str(graph), "--data", str(tiny_data),
-         "--backend", "lava", "--precision", "fixed", "--videos", "2", "--out", str(tmp_path / "sim")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = _run([sys.executable, "-m", "ucfdvs.cli", "simulate", "--nir", str(graph), "--data", str(tiny_data),
+                 "--backend", "lava", "--precision", "fixed", "--videos", "2", "--out", str(tmp_path / "sim")], tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "sim" / "scores.npz").is_file()
     assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr
-    assert _leaked_shm(shm_before) == set()
+    assert _leaked_shm(shm_before, done.pid) == set()
