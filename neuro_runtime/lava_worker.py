@@ -54,11 +54,10 @@ def call_in_worker(target: str, on_item: Callable[[Any], None] | None = None, *,
     ``kwargs`` and the items / result travel pickled.  Returns the function's result.
     """
     ours, theirs = Pipe()
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.Popen(
         [sys.executable, "-m", "ucfdvs.neuro_runtime.lava_worker", str(theirs.fileno())],
         pass_fds=(theirs.fileno(),), start_new_session=True, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, env=env)
+        stdout=subprocess.DEVNULL)
     theirs.close()
     finished = False
     try:

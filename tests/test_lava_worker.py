@@ -118,12 +118,14 @@ def test_caller_process_is_untouched(tmp_path: Path) -> None:
         from ucfdvs.neuro_runtime.examples import recurrent_graph
 
         if __name__ == "__main__":
-            before, out, err, handler = mp.get_start_method(allow_none=True), sys.stdout, sys.stderr, signal.getsignal(2)
-            other = mp.get_context("fork").Process(target=time.sleep, args=(60,))  # "spawn" would fix the start method itself
+            before, out, err = mp.get_start_method(allow_none=True), sys.stdout, sys.stderr
+            handler = signal.getsignal(signal.SIGINT)
+            # a "spawn" child would fix the start method itself (CPython records it for the child)
+            other = mp.get_context("fork").Process(target=time.sleep, args=(60,))
             other.start()
             recs = run_lava(load_graph(recurrent_graph()), np.random.rand(2, 10, 3), "floating_pt", progress=False)
             print(before, mp.get_start_method(allow_none=True), sys.stdout is out and sys.stderr is err,
-                  signal.getsignal(2) is handler, other.is_alive(), len(recs), flush=True)
+                  signal.getsignal(signal.SIGINT) is handler, other.is_alive(), len(recs), flush=True)
             other.terminate()
             other.join()
     """)
@@ -226,7 +228,8 @@ def test_simulate_with_lava_prints_no_leak_warning(tiny_data: Path, tmp_path: Pa
     nir.write(graph, ex.msf_like_graph())
     shm_before = set(os.listdir(SHM))
     done = _run([sys.executable, "-m", "ucfdvs.cli", "simulate", "--nir", str(graph), "--data", str(tiny_data),
-                 "--backend", "lava", "--precision", "fixed", "--videos", "2", "--out", str(tmp_path / "sim")], tmp_path)
+                 "--backend", "lava", "--precision", "fixed", "--videos", "2", "--out", str(tmp_path / "sim")],
+                tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "sim" / "scores.npz").is_file()
     assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr
