@@ -74,13 +74,13 @@ def call_in_worker(target: str, on_item: Callable[[Any], None] | None = None, *,
             if kind == "item":
                 if on_item is not None:
                     on_item(payload)
-            elif kind == "done":
-                finished = True
+                continue
+            finished = True  # the worker has cleaned up and is exiting
+            if kind == "done":
                 return payload
-            elif kind == "user_error":
+            if kind == "user_error":
                 raise UserError(payload)
-            else:
-                raise WorkerError(f"the Lava worker raised {payload}")
+            raise WorkerError(f"the Lava worker raised {payload}")
     finally:
         _end(proc, interrupt=not finished, timeout_s=stop_timeout_s)
         ours.close()

@@ -137,7 +137,7 @@ def test_caller_process_is_untouched(tmp_path: Path) -> None:
     assert _leaked_shm(before, done.pid) == set()
 
 
-def test_user_error_in_the_worker_arrives_as_user_error() -> None:
+def test_user_error_in_the_worker_arrives_as_user_error(capfd: pytest.CaptureFixture) -> None:
     g = ex.delayed_graph()
     g.nodes["d1"].delay = np.full(4, 70 * ex.DT)
     rg = load_graph(nir.NIRGraph(nodes=g.nodes, edges=g.edges, metadata=g.metadata))
@@ -148,6 +148,7 @@ def test_user_error_in_the_worker_arrives_as_user_error() -> None:
         build_lava(rg, "fixed_pt", quant=q, buf_len=4)
     assert str(in_worker.value) == str(here.value)
     assert "6-bit" in str(in_worker.value) and "\n" not in str(in_worker.value)
+    assert "Traceback" not in capfd.readouterr().err  # the worker exits quietly
 
 
 @pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
