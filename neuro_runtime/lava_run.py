@@ -17,13 +17,15 @@ memory; if ``stop()`` hangs or fails, the worker terminates its own children (al
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
+import signal
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -156,13 +158,14 @@ class LavaSession:
     def run_steps(self, n: int) -> None:
         from lava.magma.core.run_conditions import RunSteps
 
-        first = not self._started
-        self._started = True
-        try:
-            self.net.source.run(condition=RunSteps(num_steps=n), run_cfg=self.net.run_cfg())
-        finally:
-            if first:
+        if self.net.source.runtime is None:
+            try:
+                with _interrupts_deferred():  # compile, fork Lava's processes, start its shared memory
+                    self.net.source.create_runtime(run_cfg=self.net.run_cfg())
+            finally:
                 self._lava_procs = self._new_children()
+        self._started = True
+        self.net.source.run(condition=RunSteps(num_steps=n))
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -207,6 +210,7 @@ class LavaSession:
                 logger.warning("Lava's stop() %s; ending its processes",
                                f"failed: {failures[0]!r}" if failures else "did not finish")
             self._started = False
+        self._release_shared_memory()
         left = [p for p in self._new_children() if p.is_alive()]
         for p in left:
             p.terminate()
@@ -215,6 +219,35 @@ class LavaSession:
             if p.is_alive():
                 p.kill()
                 mp.Process.join(p, 1.0)
+
+
+    def _release_shared_memory(self) -> None:
+        """Shut Lava's shared-memory manager down (it unlinks every segment) if ``stop()`` did not:
+        stopping a runtime interrupted while it started skips it (lava-nc 0.10's ``Runtime``
+        keeps it in ``_messaging_infrastructure.smm``; its ``shutdown`` may be called twice)."""
+        runtime = self.net.source.runtime if self.net.source is not None else None
+        infrastructure = getattr(runtime, "_messaging_infrastructure", None)
+        smm = getattr(infrastructure, "smm", None)
+        if smm is not None:
+            smm.shutdown()
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """SIGINT (KeyboardInterrupt) waits until the block has ended (main thread only).
+
+    Lava forks its processes and its shared-memory server in the block; a child forked while a
+    SIGINT is pending in Python would raise KeyboardInterrupt too, and a dead server leaves its
+    shared memory behind.
+    """
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
 
 
 def read_record(net: LavaNetwork, seq: np.ndarray) -> RunRecord:

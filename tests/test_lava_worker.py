@@ -235,3 +235,38 @@ def test_simulate_with_lava_prints_no_leak_warning(tiny_data: Path, tmp_path: Pa
     assert (tmp_path / "sim" / "scores.npz").is_file()
     assert "leaked" not in done.stderr and "resource_tracker" not in done.stderr, done.stderr
     assert _leaked_shm(shm_before, done.pid) == set()
+
+
+def test_ctrl_c_during_simulate_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group) while `ucfdvs simulate --backend lava` runs: exit 130,
+    'interrupted', no process of the run and no shared memory left."""
+    from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
+
+    data = tmp_path / "long"
+    write_synthetic_features(data, SyntheticFeatureConfig(n_train=2, n_test=4, median_snippets=600, min_snippets=500,
+                                                          max_snippets=700), seed=1)
+    graph = tmp_path / "msf_like.nir"
+    nir.write(graph, ex.msf_like_graph())
+    shm_before = set(os.listdir(SHM))
+    p = subprocess.Popen([sys.executable, "-m", "ucfdvs.cli", "simulate", "--nir", str(graph), "--data", str(data),
+                          "--backend", "lava", "--precision", "float", "--out", str(tmp_path / "sim")],
+                         start_new_session=True, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        deadline = time.monotonic() + 120
+        run: set = set()
+        while len(run) <= 3 and p.poll() is None and time.monotonic() < deadline:  # until Lava's processes run
+            time.sleep(0.02)
+            run = _descendants(p.pid)
+        assert len(run) > 3, "Lava never started"
+        os.killpg(p.pid, signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 130 and "interrupted" in err, err
+        assert "leaked" not in err and "Traceback" not in err, err
+        time.sleep(0.2)
+        assert _alive(run | _descendants(p.pid)) == set()
+        assert _leaked_shm(shm_before, p.pid) == set()
+        assert not (tmp_path / "sim" / "scores.npz").exists()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
