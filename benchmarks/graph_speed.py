@@ -1,12 +1,12 @@
 """Lava and emulator speed on foreign graphs: the NIR paper's Braille RNN and CNN, the digit networks.
 
 Per graph and precision: the emulator's sequence-steps/s on a batch (``--batch`` sequences of
-``--steps`` steps, one call) and Lava's sustained steps/s (sequences after the first, build,
+``--steps`` steps, one call, best of 5) and Lava's sustained steps/s (sequences after the first, build,
 compile and start excluded; :func:`neuro_runtime.run_lava`'s ``timings``), and their ratio.
 Inputs: the digit networks' own test inputs; random spike trains (10 % density) for Braille and
 (5 %, ``[2, 34, 34]``) for the CNN.  A graph the runtime refuses is listed with the reason.
 
-    python -m ucfdvs.benchmarks.graph_speed [--batch 32] [--steps 100] [--lava-sequences 4]
+    python -m ucfdvs.benchmarks.graph_speed [--batch 64] [--steps 100] [--lava-sequences 8]
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import numpy as np
 from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
 from ucfdvs.benchmarks.nir_paper_validation import PAPER
 from ucfdvs.errors import UserError
+
+REPEATS = 5  # the emulator's time is the best of this many runs (shared cores)
 
 
 def graphs(paper: Path, digits: Path, batch: int, steps: int) -> dict[str, tuple[dict, np.ndarray]]:
@@ -52,9 +54,12 @@ def measure(kwargs: dict, x: np.ndarray, lava_sequences: int) -> dict[str, Any]:
                              "batch": int(x.shape[0]), "steps": int(x.shape[1])}
     for precision in ("float", "fixed"):
         net.run(x[:1], precision=precision)  # warm-up (and the fixed-point parameters)
-        t0 = time.perf_counter()
-        net.run(x, precision=precision)
-        emu = x.shape[0] * x.shape[1] / (time.perf_counter() - t0)
+        best = float("inf")
+        for _ in range(REPEATS):
+            t0 = time.perf_counter()
+            net.run(x, precision=precision)
+            best = min(best, time.perf_counter() - t0)
+        emu = x.shape[0] * x.shape[1] / best
         tm: dict = {}
         seqs = list(net.check_input(x[:lava_sequences]))
         run_lava(net.graph, seqs, "fixed_pt" if precision == "fixed" else "floating_pt", quant=net.quant,
@@ -70,9 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--paper", type=Path, default=PAPER)
     ap.add_argument("--digits", type=Path, default=results_dir() / "digits")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--steps", type=int, default=100)
-    ap.add_argument("--lava-sequences", type=int, default=4)
+    ap.add_argument("--lava-sequences", type=int, default=8)
     ap.add_argument("--out", type=Path, default=results_dir() / "graph_speed.json")
     args = ap.parse_args(argv)
     results = {}
