@@ -27,8 +27,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -76,7 +74,7 @@ def snntorch_braille(graph_path: Path) -> tuple[Any, str]:
     from snntorch import import_nir
 
     graph = nir.read(str(graph_path))
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with warnings.catch_warnings():  # its importer also prints notices (left on stdout)
         warnings.simplefilter("ignore")
         try:
             return import_nir.import_from_nir(graph), "snntorch.import_nir.import_from_nir"
@@ -113,7 +111,7 @@ def against_snntorch(net: Any, path: Path, x: np.ndarray) -> dict[str, Any]:
     run = net.run(x, flush=True)
     lib, how = snntorch_braille(path)
     torch.set_num_threads(1)
-    with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+    with torch.no_grad():
         _, spikes = run_snntorch(lib, torch.as_tensor(x, dtype=torch.float32))
     spikes = to_numpy_spikes(spikes)
     layers = {}
