@@ -79,6 +79,38 @@ def find_violation(
     return i, f"y={int(y[i])} outside height {geometry.height}"
 
 
+class StreamCheck:
+    """Validates consecutive chunks of one event stream as `validate_events` does the whole array.
+
+    Call it on each [N] `EVENT_DTYPE` chunk in order; it raises `UserError` naming `path` and the index of the
+    first offending event in the whole stream (time going back across chunks included). `finish()` raises if
+    no chunk held an event.
+    """
+
+    def __init__(self, geometry: Geometry, path: str | Path | None = None) -> None:
+        self.geometry = geometry
+        self.path = path
+        self.count = 0
+        self.last_t: int | None = None
+
+    def __call__(self, events: np.ndarray) -> None:
+        violation = find_violation(events["t"], events["x"], events["y"], self.geometry, self.last_t)
+        if violation is not None:
+            raise UserError(f"event {self.count + violation[0]}: {violation[1]}", self.path)
+        bad = np.flatnonzero(events["p"] > 1)
+        if bad.size:
+            i = int(bad[0])
+            raise UserError(f"event {self.count + i}: polarity p={int(events['p'][i])} is not 0 or 1", self.path)
+        if events.size:
+            self.last_t = int(events["t"][-1])
+        self.count += int(events.size)
+
+    def finish(self) -> None:
+        """Raise `UserError` if the stream held no events."""
+        if self.count == 0:
+            raise UserError("no events", self.path)
+
+
 def validate_events(events: np.ndarray, geometry: Geometry, path: str | Path | None = None) -> None:
     """Check an event array; raise `UserError` naming `path` and the first offending event.
 
