@@ -20,7 +20,7 @@ from ucfdvs.events.frames import (
     integrate_segments,
     scale_coordinates,
 )
-from ucfdvs.events.npz_io import read_npz, write_npz
+from ucfdvs.events.npz_io import iter_npz, read_npz, write_npz
 from ucfdvs.events.raw import iter_raw, read_raw
 from ucfdvs.events.raw_header import RawHeader, read_raw_header
 
@@ -38,6 +38,7 @@ __all__ = [
     "frames_by_count",
     "frames_by_duration",
     "integrate_segments",
+    "iter_npz",
     "iter_raw",
     "make_events",
     "read_npz",
