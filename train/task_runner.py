@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ucfdvs.errors import UserError
 
-CONNECT_TIMEOUT_S = 20
+CONNECT_TIMEOUT_S = 10
 """Seconds to wait for an existing Dask scheduler to answer."""
 
 
