@@ -106,7 +106,7 @@ class SnippetWindows:
         self.events += int(events.size)
         self.t_last = int(events["t"][-1])
         index = events["t"] // self.frame_us
-        present = np.unique(index)
+        present = index[np.flatnonzero(np.diff(index, prepend=index[0] - 1))]  # sorted: the distinct bins
         present = present[(present >= self._start(self.next_snippet))]
         if self.n_bins is not None:
             present = present[present < self.n_bins]

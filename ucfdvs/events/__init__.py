@@ -10,7 +10,7 @@ from ucfdvs.events.event_array import (
     make_events,
     validate_events,
 )
-from ucfdvs.events.evt3_writer import write_evt3
+from ucfdvs.events.evt3_writer import Evt3Writer, write_evt3
 from ucfdvs.events.frames import (
     DEFAULT_DURATION_US,
     frame_index_by_duration,
@@ -26,6 +26,7 @@ from ucfdvs.events.raw_header import RawHeader, read_raw_header
 
 __all__ = [
     "EVENT_DTYPE",
+    "Evt3Writer",
     "IMX636_GEOMETRY",
     "DEFAULT_DURATION_US",
     "Geometry",

@@ -21,7 +21,7 @@ import numpy as np
 
 from ucfdvs.atomic import atomic_path
 from ucfdvs.errors import UserError
-from ucfdvs.events.event_array import Geometry, validate_events
+from ucfdvs.events.event_array import Geometry, StreamCheck, validate_events
 from ucfdvs.events.evt3 import ADDR_X, ADDR_Y, TIME_HIGH, TIME_LOW, VECT_12, VECT_8, VECT_BASE_X
 
 _VECTOR_SPAN = 32
@@ -166,23 +166,55 @@ def _reader_order(events: np.ndarray, geometry: Geometry) -> np.ndarray:
     return events[order]
 
 
+class Evt3Writer:
+    """Write an EVT 3.0 RAW file chunk by chunk (bounded memory), atomically: the file appears at `path` only
+    when the `with` block ends without error.
+
+    Each chunk ([N] `EVENT_DTYPE`, t >= 0 in us) must continue the previous ones in time (checked with
+    `StreamCheck`, errors name the event index in the whole stream); events with equal times are ordered by
+    (y, p, x) within their chunk, which is the order the reader returns them in.
+    """
+
+    def __init__(self, path: str | Path, geometry: Geometry) -> None:
+        self.path = Path(path)
+        self.geometry = Geometry(int(geometry[0]), int(geometry[1]))
+        if self.geometry.width > 2048 or self.geometry.height > 2048:
+            raise UserError(f"EVT 3.0 addresses at most 2048x2048 pixels, not {self.geometry.width}x"
+                            f"{self.geometry.height}", self.path)
+        self.check = StreamCheck(self.geometry, self.path)
+        self.state = _EncoderState()
+        self._atomic = atomic_path(self.path)
+        self._file = None
+
+    def __enter__(self) -> "Evt3Writer":
+        tmp = self._atomic.__enter__()
+        self._file = open(tmp, "wb")
+        self._file.write(_header(self.geometry))
+        return self
+
+    def write(self, events: np.ndarray) -> None:
+        """Append one time-sorted chunk."""
+        if self.check.count == 0 and events.size and int(events["t"][0]) < 0:
+            raise UserError(f"event 0: negative time {int(events['t'][0])} us cannot be written to EVT 3.0", self.path)
+        self.check(events)
+        ordered = _reader_order(events, self.geometry)
+        for start in range(0, ordered.size, _CHUNK_EVENTS):
+            part = ordered[start : start + _CHUNK_EVENTS]
+            _encode(part["t"], part["x"], part["y"], part["p"], self.geometry.width, self.state).tofile(self._file)
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        self._file.close()
+        if kind is None:
+            self.check.finish()
+        return bool(self._atomic.__exit__(kind, value, traceback))
+
+
 def write_evt3(path: str | Path, events: np.ndarray, geometry: Geometry) -> None:
     """Write time-sorted events ([N] `EVENT_DTYPE`, t >= 0 in us) as an EVT 3.0 RAW file, atomically.
 
     `read_raw(path)` returns the same events, ordered by (t, y, p, x) within each timestamp.
     """
     path = Path(path)
-    geometry = Geometry(int(geometry[0]), int(geometry[1]))
-    if geometry.width > 2048 or geometry.height > 2048:
-        raise UserError(f"EVT 3.0 addresses at most 2048x2048 pixels, not {geometry.width}x{geometry.height}", path)
-    validate_events(events, geometry, path)
-    if int(events["t"][0]) < 0:
-        raise UserError(f"event 0: negative time {int(events['t'][0])} us cannot be written to EVT 3.0", path)
-    ordered = _reader_order(events, geometry)
-    state = _EncoderState()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(_header(geometry))
-            for start in range(0, ordered.size, _CHUNK_EVENTS):
-                part = ordered[start : start + _CHUNK_EVENTS]
-                _encode(part["t"], part["x"], part["y"], part["p"], geometry.width, state).tofile(f)
+    validate_events(events, Geometry(int(geometry[0]), int(geometry[1])), path)
+    with Evt3Writer(path, geometry) as writer:
+        writer.write(events)

@@ -119,10 +119,12 @@ def iter_npz(
             length = members["t"][2]
             while done < length:
                 count = min(chunk_events, length - done)
+                fields = {field: _as_field(_read_values(stream, dtype, count, field, done, path), field, path, done)
+                          for field, (stream, dtype, _) in members.items()}
+                check.check_fields(*(fields[field] for field in EVENT_FIELDS))
                 events = np.empty(count, dtype=EVENT_DTYPE)
-                for field, (stream, dtype, _) in members.items():
-                    events[field] = _as_field(_read_values(stream, dtype, count, field, done, path), field, path, done)
-                check(events)
+                for field in EVENT_FIELDS:
+                    events[field] = fields[field]
                 done += count
                 yield events
     except UserError:

@@ -86,6 +86,6 @@ def iter_raw_library(
                 f"evt3 failed to decode after event {check.count} "
                 f"({type(err).__name__}: {message})", path,
             ) from None
-        events = _events(batch.t, batch.x, batch.y, batch.p, shift)
-        check(events)
-        yield events
+        check.check_fields(batch.t.view(np.int64) - shift if shift else batch.t.view(np.int64), batch.x, batch.y,
+                           batch.p)
+        yield _events(batch.t, batch.x, batch.y, batch.p, shift)
