@@ -89,3 +89,4 @@ def test_fuzz_files_never_crash_the_evt3_engine(tmp_path: Path) -> None:
             assert set(categories) <= {"same", "both refuse", "library refuses", "differs (reserved 0x1 word)"}, categories
         assert "crash" not in result["counts"]["faery"][kind]
     assert result["counts"]["evt3 engine"]["mutated_evt3"].get("same", 0) >= 1
+    assert result["numpy_decoder_crashes"] == 0
