@@ -3,7 +3,8 @@
 `run_tasks(fn, jobs, workers, scheduler)` calls `fn(job)` for every job and yields (job, result, error) as the
 tasks finish, in any order:
 - `workers == 1` and no `scheduler`: in this process, one job after another, no cluster;
-- `workers > 1`: a `distributed.LocalCluster` of `workers` worker processes (one thread each, no dashboard);
+- `workers > 1`: a `distributed.LocalCluster` of `workers` worker processes (one thread each, no dashboard,
+  environment `WORKER_ENVIRON`);
 - `scheduler` ("tcp://host:8786"): the workers of an existing cluster (`dask scheduler` / `dask worker`);
   a scheduler that does not answer within `CONNECT_TIMEOUT_S` is a one-line `UserError`.
 A task that raises `UserError` (or any other exception) gives its one-line message as `error` while the other
@@ -22,6 +23,10 @@ from ucfdvs.errors import UserError
 
 CONNECT_TIMEOUT_S = 10
 """Seconds to wait for an existing Dask scheduler to answer."""
+WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+"""Environment of local worker processes: Dask's `distributed.nanny.pre-spawn-environ` without
+MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's allocation thresholds and made a video's task about 3 times
+slower (its chunk-sized numpy temporaries are then mapped and faulted in afresh for every chunk)."""
 
 
 def guarded(fn: Callable[[Any], Any], job: Any) -> tuple[Any, str | None]:
@@ -37,6 +42,7 @@ def guarded(fn: Callable[[Any], Any], job: Any) -> tuple[Any, str | None]:
 @contextlib.contextmanager
 def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     """A `distributed.Client` on `scheduler`, or on a new local cluster of `workers` processes; closed on exit."""
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
@@ -50,8 +56,9 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
     try:
         client = Client(cluster)
         try:
