@@ -23,7 +23,6 @@ again. A failing video is reported and the others go on; the run then ends with 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -49,6 +48,7 @@ from ucfdvs.train.extractor.event_frames import (
 from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY, SPLITS, FeatureLayout, load_ground_truth, read_split
 from ucfdvs.train.synthetic_events import read_geometry
 from ucfdvs.train.task_runner import run_tasks
+from ucfdvs.train.torch_threads import torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +115,6 @@ def _model(job: VideoJob) -> SpikingBackbone:
     return _MODELS[key]
 
 
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run torch with `n` threads inside the block (one per task: tasks run side by side), then restore."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _crash_hook(stem: str) -> None:
     spec = os.environ.get(CRASH_ONCE_ENV)
     if spec:
@@ -156,7 +145,7 @@ def extract_video(job: VideoJob) -> dict:
     """Extract and write one video's features, then its checkpoint hash (each atomically); returns its counts."""
     started = time.perf_counter()
     _crash_hook(job.stem)
-    with _torch_threads(1):
+    with torch_threads(1):
         features, events = video_features(_model(job), job.events, job.geometry, job.n_frames)
     with atomic_path(job.features) as tmp:
         with open(tmp, "wb") as f:
