@@ -19,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from ucfdvs.errors import UserError
-from ucfdvs.events.event_array import EVENT_DTYPE, Geometry
+from ucfdvs.events.event_array import Geometry
 from ucfdvs.events.evt2 import Evt2Decoder
 from ucfdvs.events.evt3 import Evt3Decoder
 from ucfdvs.events.raw_header import RawHeader, read_raw_header
@@ -54,7 +54,8 @@ def iter_raw(
     `geometry` overrides the sensor size given by the header; `engine` is "library" (batches of `batch_bytes`
     input bytes) or "numpy" (chunks of `chunk_words` words). Raises `UserError` naming the file for a bad
     header, a file cut mid-word (with its byte offset), time going backwards or addresses outside the sensor
-    (with the event index, or the byte offset with the numpy engine). Chunks may be empty.
+    (with the event index, or the byte offset with the numpy engine), and, at the end, for a file without
+    events. Chunks may be empty.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -71,9 +72,21 @@ def iter_raw(
             f"complete {word.itemsize}-byte {header.encoding.upper()} word)",
             path,
         )
+    count = 0
+    for events in _decode(path, header, geo, time_shift, chunk_words, engine, batch_bytes):
+        count += events.size
+        yield events
+    if count == 0:
+        raise UserError("no events in file", path)
+
+
+def _decode(path: Path, header: RawHeader, geo: Geometry, time_shift: bool, chunk_words: int, engine: str,
+            batch_bytes: int) -> Iterator[np.ndarray]:
+    """The chunks of the chosen engine (see `iter_raw`)."""
     if engine == "library" and header.encoding == "evt3":
         yield from iter_raw_library(path, header, geo, time_shift, batch_bytes)
         return
+    word = _WORD[header.encoding]
     decoder = (Evt3Decoder if header.encoding == "evt3" else Evt2Decoder)(geo, path, time_shift)
     offset = header.data_offset
     with open(path, "rb") as f:
@@ -104,7 +117,4 @@ def read_raw(
     header = read_raw_header(path)
     geo = _geometry(header, geometry, path)
     chunks = list(iter_raw(path, geo, time_shift, chunk_words, engine))
-    events = np.concatenate(chunks) if chunks else np.empty(0, dtype=EVENT_DTYPE)
-    if events.size == 0:
-        raise UserError("no events in file", path)
-    return events, geo
+    return np.concatenate(chunks), geo
