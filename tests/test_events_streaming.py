@@ -121,3 +121,15 @@ def test_video_features_streamed_equal_whole_path(tmp_path: Path) -> None:
         assert n_events == len(events) and np.array_equal(features, expected)
     features, _ = video_features(model, npz, GEO, 16 * 5)
     assert np.array_equal(features, snippet_features(model, whole_windows(events, 5)))
+
+
+def test_recording_without_events_is_an_error_in_both_forms(tmp_path: Path) -> None:
+    model = SpikingBackbone(TINY).eval()
+    raw = tmp_path / "empty.raw"
+    raw.write_bytes(b"% evt 3.0\n% format EVT3;height=90;width=160\n% end\n" + np.array([0x8001, 0x6002], "<u2").tobytes())
+    with pytest.raises(UserError, match=r"empty\.raw: no events in file"):
+        video_features(model, raw, GEO, None)
+    npz = tmp_path / "empty.npz"
+    np.savez(npz, **{k: np.zeros(0, dtype=np.int64) for k in "txyp"})
+    with pytest.raises(UserError, match=r"empty\.npz: no events"):
+        video_features(model, npz, GEO, None)
