@@ -116,5 +116,5 @@ def read_raw(
     path = Path(path)
     header = read_raw_header(path)
     geo = _geometry(header, geometry, path)
-    chunks = list(iter_raw(path, geo, time_shift, chunk_words, engine))
-    return np.concatenate(chunks), geo
+    chunks = [chunk for chunk in iter_raw(path, geo, time_shift, chunk_words, engine) if chunk.size]
+    return (chunks[0] if len(chunks) == 1 else np.concatenate(chunks)), geo
