@@ -2,7 +2,8 @@
 
 Decoding, all timed in one run on one core (the process pins itself to one CPU) and checked event by event:
 our numpy decoder (`read_raw(engine="numpy")`, the oracle), the default engine (`read_raw`: `evt3` for EVT 3.0
-with our conversion to `EVENT_DTYPE` and checks, our numpy decoder for EVT 2.0), the `evt3` and `faery`
+with our conversion to `EVENT_DTYPE` and checks, our numpy decoder for EVT 2.0; "streamed": its `iter_raw`
+chunks consumed one by one as `extract` does, without concatenating them into one array), the `evt3` and `faery`
 libraries alone (their own arrays, no conversion or checks), and `expelliarmus` if it is importable.
 Integration: `ucfdvs.events.frames_by_count` / `frames_by_duration` vs SpikingJelly's
 `integrate_events_by_fixed_frames_number` / `integrate_events_by_fixed_duration`.
@@ -33,6 +34,7 @@ from ucfdvs.events import (
     Geometry,
     frames_by_count,
     frames_by_duration,
+    iter_raw,
     make_events,
     read_raw,
     read_raw_header,
@@ -144,6 +146,7 @@ def bench_decode(name: str, path: Path, encoding: str, repeats: int) -> dict:
     contenders: dict[str, Callable[[], object]] = {
         "numpy": lambda: read_raw(path, engine="numpy"),
         "default_engine": lambda: read_raw(path),
+        "default_engine_streamed": lambda: sum(chunk.size for chunk in iter_raw(path)),
         "faery_alone": lambda: faery_alone(path, encoding),
     }
     identical = {"default_engine": bool(np.array_equal(read_raw(path)[0], oracle))}
