@@ -65,7 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     extract = commands.add_parser("extract", help="write one spiking feature per snippet in the official feature layout")
     extract.add_argument("--events", required=True, help="event dataset root (events/<Video>_x264.npz, splits, GT)")
-    extract.add_argument("--out", required=True, help="feature dataset root to create")
+    extract.add_argument("--out", required=True, help="feature dataset root (created, or resumed: finished videos are skipped)")
     extract.add_argument("--checkpoint", help="extractor checkpoint (default: EVENTS/extractor.pt)")
     extract.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
     extract.add_argument("--modality", default=DEFAULT_MODALITY, help="features_video/<extractor>/<modality> (default %(default)s)")

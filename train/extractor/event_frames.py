@@ -67,9 +67,9 @@ def snippet_windows(bins: np.ndarray, n_snippets: int, snippet_bins: int, frames
     return bins[starts[:, None] + np.arange(frames)]
 
 
-def iter_recording(path: Path, geometry: Geometry | None) -> Iterator[np.ndarray]:
-    """Validated event chunks of one recording in bounded memory: an npz (`iter_npz`, checked against `geometry`)
-    or a Prophesee RAW file (`iter_raw`, `.raw`; geometry from its header unless given)."""
+def iter_recording(path: Path, geometry: Geometry) -> Iterator[np.ndarray]:
+    """Validated event chunks of one recording in bounded memory, checked against the sensor `geometry`: an npz
+    (`iter_npz`) or, for a `.raw` path, a Prophesee RAW file (`iter_raw`)."""
     if path.suffix == ".raw":
         return iter_raw(path, geometry)
     return iter_npz(path, geometry)
@@ -80,7 +80,8 @@ class SnippetWindows:
 
     Bin k holds events with k * frame_us <= t < (k + 1) * frame_us (events before 0 or from bin `n_bins` on are
     dropped); snippet i ends with bin (i + 1) * snippet_bins and its window starts `frames` bins earlier, or at 0.
-    `add` a chunk, take the windows complete so far with `ready`, and the rest with `finish(n_snippets)`.
+    `add` a chunk, take the windows complete so far with `ready`, and the rest with `finish`; the snippet count is
+    `n_snippets` if given, else `snippet_count` of the last event time.
     Only bins of windows not yet returned are kept.
     """
 
