@@ -5,16 +5,20 @@ every node once per call (one call = one step) and feeds cycles with the previou
 Each node computes the contract's equations literally (the emulator computes Lava's shifted,
 folded form instead), so the conformance suite compares two different computations:
 
-* ``Affine`` / ``Linear`` / ``Scale``: a stateful one-step synapse, ``y[t] = W u[t-1] + b``; before
+* ``Affine`` / ``Linear`` / ``Scale`` / ``Conv1d`` / ``Conv2d`` / ``SumPool2d`` / ``AvgPool2d``
+  (torch's own conv and pooling functions): a stateful one-step synapse, ``y[t] = W u[t-1] + b``; before
   step 0 it holds its rest value (its response to the rest values upstream, ``RuntimeGraph.rest``).
   A synapse that nirtorch reads through its "previous output" (the back edge of a cycle) is mapped
   stateless instead, because nirtorch's previous output already is the one-step delay; its first
   previous output is its rest value.
 * ``Delay``: ``y[t] = u[t - k_c]`` per channel (``k_c = delay_c / dt`` steps, 0 allowed), rest
   value before.
-* ``LIF`` / ``CubaLIF`` / ``LI``: forward Euler with ``dt`` from ``metadata["dt"]``, strict ``>``,
-  reset to ``v_reset``; the membrane starts at ``v_reset`` (LI: 0), CubaLIF's current at its rest
-  value ``w_in * (rest input)``. Parameters may be scalars or per-neuron arrays.
+* ``Flatten``: a reshape, no step.
+* ``LIF`` / ``CubaLIF`` / ``LI`` / ``CubaLI`` / ``IF`` / ``I`` / ``Threshold``: forward Euler with
+  ``dt`` from ``metadata["dt"]``, strict ``>``, reset to ``v_reset`` or by subtraction
+  (``RuntimeGraph.reset``); the membrane starts at ``v_reset`` (graded: 0), a current at its rest
+  value ``w_in * (rest input)``; a neuron holds that state and sends 0 before its start step (its
+  arrival, ``NeuronSpec.start``). Parameters may be scalars or arrays of any shape.
 * ``Output``: nirtorch returns the inputs of the Output separately; we sum them.
 
 The graph is validated by the one validator (``neuro_runtime.graph_check.load_graph``); this
@@ -50,8 +54,11 @@ class Synapse(nn.Module):
         self.bias = None if bias is None else nn.Parameter(torch.from_numpy(np.array(bias, dtype=np.float64).reshape(-1)), requires_grad=False)
         self.scale = None if scale is None else nn.Parameter(torch.from_numpy(np.array(scale, dtype=np.float64).reshape(-1)), requires_grad=False)
         self.register_buffer("rest_value", torch.from_numpy(np.asarray(rest, dtype=np.float64)))
+        self.op: Any = None
 
     def compute(self, x: torch.Tensor) -> torch.Tensor:
+        if self.op is not None:
+            return self.op(x)
         if self.scale is not None:
             return x * self.scale
         y = x @ self.weight.T
@@ -90,47 +97,67 @@ class DelayLine(nn.Module):
 
 
 class EulerNeuron(nn.Module):
-    """NIR LIF, CubaLIF or LI by forward Euler (``neuro_runtime.semantics``), ``size`` neurons::
+    """A NIR neuron node by forward Euler (``neuro_runtime.semantics``), ``size`` neurons::
 
-        I[t] = I[t-1] + (dt/tau_syn)(-I[t-1] + w_in x[t])          (CubaLIF; else I = x)
-        v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t])
-        s[t] = v[t] > v_threshold;  v[t] = v_reset where s[t]       (LIF, CubaLIF)
+        I[t] = I[t-1] + (dt/tau_syn)(-I[t-1] + w_in x[t])          (CubaLIF, CubaLI; else I = x)
+        v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t])          (LIF, CubaLIF, LI, CubaLI)
+        v[t] = v[t-1] + dt r I[t]                                   (IF, I)
+        s[t] = v[t] > v_threshold;  v[t] = v_reset (or v - amount) where s[t]
+        Threshold: s[t] = x[t] > threshold
 
-    ``v[-1] = v_reset`` (LI: 0); CubaLIF's ``I[-1] = w_in * rest_in`` (its rest value).
+    ``v[-1] = v_reset`` (graded: 0); a current's ``I[-1] = w_in * rest_in`` (its rest value).
+    Before step ``start`` the state stays there and the output is 0.
     """
 
-    def __init__(self, node: Any, kind: str, dt: float, size: int, rest_in: np.ndarray) -> None:
+    def __init__(self, node: Any, kind: str, dt: float, size: int, rest_in: np.ndarray, start: int,
+                 reset_sub: np.ndarray | None) -> None:
         super().__init__()
         self.kind = kind
-        tau = node.tau_mem if kind == "CubaLIF" else node.tau
-        self.register_buffer("k", _vec(dt / np.asarray(tau, dtype=np.float64), size))
+        self.start = int(start)
+        self.leaky = kind in ("LIF", "CubaLIF", "LI", "CubaLI")
+        self.cuba = kind in ("CubaLIF", "CubaLI")
+        self.spiking = kind in ("LIF", "CubaLIF", "IF", "Threshold")
+        if kind == "Threshold":
+            self.register_buffer("v_threshold", _vec(node.threshold, size))
+            return
+        if self.leaky:
+            tau = node.tau_mem if self.cuba else node.tau
+            self.register_buffer("k", _vec(dt / np.asarray(tau, dtype=np.float64), size))
+            self.register_buffer("v_leak", _vec(node.v_leak, size))
+        self.dt = dt
         self.register_buffer("r", _vec(node.r, size))
-        self.register_buffer("v_leak", _vec(node.v_leak, size))
-        spiking = kind != "LI"
-        self.register_buffer("v_threshold", _vec(node.v_threshold if spiking else np.inf, size))
-        self.register_buffer("v_reset", _vec(node.v_reset if spiking else 0.0, size))
-        if kind == "CubaLIF":
+        self.register_buffer("v_threshold", _vec(node.v_threshold if self.spiking else np.inf, size))
+        v_reset = getattr(node, "v_reset", None) if self.spiking else 0.0
+        self.register_buffer("v_reset", _vec(0.0 if v_reset is None else v_reset, size))
+        self.reset_sub = None if reset_sub is None else torch.from_numpy(np.asarray(reset_sub, dtype=np.float64))
+        if self.cuba:
             self.register_buffer("k_syn", _vec(dt / np.asarray(node.tau_syn, dtype=np.float64), size))
             self.register_buffer("w_in", _vec(node.w_in, size))
             self.register_buffer("i_rest", self.w_in * torch.from_numpy(np.asarray(rest_in, dtype=np.float64)))
 
-    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:
+        if self.kind == "Threshold":
+            t = 0 if state is None else state[0]
+            out = (x > self.v_threshold).to(x.dtype) if t >= self.start else torch.zeros_like(x)
+            return out, (t + 1,)
         if state is None:
             v0 = self.v_reset.to(x.dtype).expand_as(x).clone()
-            i0 = self.i_rest.to(x.dtype).expand_as(x).clone() if self.kind == "CubaLIF" else x
-            state = (i0, v0)
-        current, v = state
-        if self.kind == "CubaLIF":
-            current = current + self.k_syn * (-current + self.w_in * x)
+            i0 = self.i_rest.to(x.dtype).expand_as(x).clone() if self.cuba else x
+            state = (i0, v0, 0)
+        current, v, t = state
+        if t < self.start:
+            return torch.zeros_like(x), (current, v, t + 1)
+        current = current + self.k_syn * (-current + self.w_in * x) if self.cuba else x
+        if self.leaky:
+            v = v + self.k * (self.v_leak - v + self.r * current)
         else:
-            current = x
-        v = v + self.k * (self.v_leak - v + self.r * current)
-        if self.kind == "LI":
-            return v, (current, v)
+            v = v + self.dt * self.r * current
+        if not self.spiking:
+            return v, (current, v, t + 1)
         spikes = v > self.v_threshold
-        v = torch.where(spikes, self.v_reset.expand_as(v), v)
-        return spikes.to(v.dtype), (current, v)
+        after = self.v_reset.expand_as(v) if self.reset_sub is None else v - self.reset_sub.to(v.dtype)
+        v = torch.where(spikes, after, v)
+        return spikes.to(v.dtype), (current, v, t + 1)
 
 
 def _type(node: Any) -> str:
@@ -148,8 +175,9 @@ def check_graph(graph: Any, where: str | Path = "NIR graph") -> RuntimeGraph:
         lowered = load_graph(graph)
     except UserError as err:
         raise UserError(str(err), where) from None
-    if len(lowered.outputs) != 1:
-        raise UserError(f"this interpreter runs graphs with one Output node (has {len(lowered.outputs)})", where)
+    if len(lowered.outputs) != 1 or len(lowered.inputs) != 1:
+        raise UserError(f"this interpreter runs graphs with one Input and one Output node (has "
+                        f"{len(lowered.inputs)} and {len(lowered.outputs)})", where)
     return lowered
 
 
@@ -170,6 +198,11 @@ class NIRInterpreter:
         self.dtype = dtype
         self.output_name = next(iter(self.lowered.outputs))
         self.back_edges: set[str] = set()
+        # nirtorch's module names: dots become "_", Python keywords get a "nir_node_" prefix
+        self.module_names = {}
+        for name in graph.nodes:
+            mod = name.replace(".", "_")
+            self.module_names[mod] = self.module_names[f"nir_node_{mod}"] = name
         self.module = self._build()
         found = self._prev_output_sources()
         if found:
@@ -201,9 +234,38 @@ class NIRInterpreter:
             name = names[id(node)]
             cls = BackEdgeSynapse if name in back else Synapse
             if isinstance(node, nir.Scale):
-                return cls(None, None, node.scale, rest(name, np.size(node.scale)))
+                return cls(None, None, np.broadcast_to(node.scale, g.shapes[name]).reshape(-1), rest(name, size_of(name)))
             bias = node.bias if isinstance(node, nir.Affine) else None
             return cls(node.weight, bias, None, rest(name, np.shape(node.weight)[0]))
+
+        def size_of(name: str) -> int:
+            return int(np.prod(g.shapes[name]))
+
+        def structured(node: Any) -> nn.Module:
+            """Conv / pooling with torch's functions on ``[B, *in_shape]``, flattened again."""
+            import torch.nn.functional as F
+
+            name = names[id(node)]
+            cls = BackEdgeSynapse if name in back else Synapse
+            module = cls(None, None, None, rest(name, size_of(name)))
+            in_shape = g.shapes[preds[name][0]]
+            t = _type(node)
+            if t.startswith("Conv"):
+                w = torch.from_numpy(np.asarray(node.weight, dtype=np.float64))
+                b = torch.from_numpy(np.asarray(node.bias, dtype=np.float64).reshape(-1))
+                conv = F.conv1d if t == "Conv1d" else F.conv2d
+                pad = node.padding if isinstance(node.padding, str) else tuple(int(p) for p in np.atleast_1d(node.padding))
+                kw = dict(stride=tuple(int(v) for v in np.atleast_1d(node.stride)), padding=pad,
+                          dilation=tuple(int(v) for v in np.atleast_1d(node.dilation)),
+                          groups=int(np.asarray(node.groups).reshape(-1)[0]))
+                module.op = lambda x: conv(x.reshape(x.shape[0], *in_shape), w.to(x.dtype), b.to(x.dtype), **kw).flatten(1)
+            else:
+                k = tuple(int(v) for v in np.broadcast_to(node.kernel_size, (2,)))
+                st = tuple(int(v) for v in np.broadcast_to(node.stride, (2,)))
+                pd = tuple(int(v) for v in np.broadcast_to(node.padding, (2,)))
+                factor = 1.0 if t == "AvgPool2d" else float(k[0] * k[1])
+                module.op = lambda x: F.avg_pool2d(x.reshape(x.shape[0], *in_shape), k, st, pd).flatten(1) * factor
+            return module
 
         def delay(node: Any) -> nn.Module:
             name = names[id(node)]
@@ -212,11 +274,14 @@ class NIRInterpreter:
 
         def neuron(node: Any) -> nn.Module:
             name = names[id(node)]
-            size = g.neurons[name].size
-            return EulerNeuron(node, _type(node), g.dt, size, rest_in(name, size))
+            spec = g.neurons[name]
+            return EulerNeuron(node, _type(node), g.dt, spec.size, rest_in(name, spec.size), spec.start, spec.reset_sub)
 
         return {nir.Affine: synapse, nir.Linear: synapse, nir.Scale: synapse, nir.Delay: delay,
-                nir.LIF: neuron, nir.CubaLIF: neuron, nir.LI: neuron}
+                nir.Conv1d: structured, nir.Conv2d: structured, nir.SumPool2d: structured,
+                nir.AvgPool2d: structured, nir.Flatten: lambda node: nn.Identity(),
+                nir.LIF: neuron, nir.CubaLIF: neuron, nir.LI: neuron, nir.CubaLI: neuron, nir.IF: neuron,
+                nir.I: neuron, nir.Threshold: neuron}
 
     def _build(self) -> torch.fx.GraphModule:
         import nirtorch
@@ -229,7 +294,7 @@ class NIRInterpreter:
             if node.op == "call_method" and node.target == "get" and isinstance(node.args[1], str):
                 key = node.args[1]
                 if key.endswith("_prev_output"):
-                    found.add(key[: -len("_prev_output")])
+                    found.add(self.module_names[key[: -len("_prev_output")]])
         return found
 
     @torch.no_grad()
@@ -240,11 +305,14 @@ class NIRInterpreter:
         handles = []
         for name, module in self.module.named_children():
             if isinstance(module, EulerNeuron):
-                records[name] = []
-                handles.append(module.register_forward_hook(lambda _m, _i, out, key=name: records[key].append(out[0])))
+                key = self.module_names[name]
+                records[key] = []
+                handles.append(module.register_forward_hook(lambda _m, _i, out, key=key: records[key].append(out[0])))
         state: dict[str, Any] = {name: None for name, _ in self.module.named_children()}
+        children = {self.module_names[c]: c for c, _ in self.module.named_children() if c in self.module_names}
         for name in self.back_edges:
-            state[f"{name}_prev_output"] = getattr(self.module, name).rest(batch, x)
+            mod = children[name]
+            state[f"{mod}_prev_output"] = getattr(self.module, mod).rest(batch, x)
         outputs = []
         try:
             for t in range(steps):

@@ -17,6 +17,8 @@ NIR 1.0.8 can write and Lava can run, executed exactly as the deployed graph run
   its rest value.
 * ``li``: the same Euler step with no spike; its output is ``v[t]`` (graded); ``v[-1] = 0``.
 * ``output``: the sum of its inputs at step t (no delay); the sigmoid is applied outside.
+* a neuron holds its initial state and sends 0 before its start step (the shortest path from the
+  input, in steps): biases and leaks do not act before its first input can arrive.
 
 Several edges into one node sum. Neuron parameters are kept as float64 NumPy arrays in the
 NIR units (seconds); ``dt / tau`` is computed in float64 and cast to the working dtype, which
@@ -280,6 +282,7 @@ class StreamingNet(nn.Module):
             state[n] = (i0.expand(batch, size).clone(), v0.expand(batch, size).clone())
         for n in step_nodes:
             hist[n] = []
+        starts = path_steps(self.nodes, self.edges)
 
         def value(n: str, t: int) -> torch.Tensor | None:
             if t < 0:
@@ -308,6 +311,9 @@ class StreamingNet(nn.Module):
                     total = v if total is None else total + v
                 hist[n].append(total)
             for n in neurons:
+                if t < starts.get(n, 0):  # before its first input can arrive: initial state, silent
+                    hist[n].append(x.new_zeros(batch, self.nodes[n].size_out))
+                    continue
                 current = None
                 for src in self.sources[n]:
                     v = value(src, t)
@@ -324,8 +330,9 @@ class StreamingNet(nn.Module):
         return out, records
 
 
-def path_latency(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]]) -> int:
-    """Shortest input -> output path in steps (entering a synapse node costs 1, a Delay k, others 0)."""
+def path_steps(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Shortest input -> node path in steps for every reachable node (entering a synapse node
+    costs 1, a Delay k, others 0): a neuron's start step, the output's latency."""
     def cost(n: str) -> int:
         k = nodes[n].kind
         return 1 if k in SYNAPSES else (nodes[n].delay if k == "delay" else 0)
@@ -334,8 +341,13 @@ def path_latency(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]]) -> in
     for s, d in edges:
         out_edges[s].append((d, cost(d)))
     start = next(n for n, s in nodes.items() if s.kind == "input")
+    return shortest_steps(start, out_edges)
+
+
+def path_latency(nodes: dict[str, NodeSpec], edges: list[tuple[str, str]]) -> int:
+    """Shortest input -> output path in steps (entering a synapse node costs 1, a Delay k, others 0)."""
     goal = next(n for n, s in nodes.items() if s.kind == "output")
-    dist = shortest_steps(start, out_edges)
+    dist = path_steps(nodes, edges)
     if goal not in dist:
         raise UserError("the output cannot be reached from the input")
     return dist[goal]

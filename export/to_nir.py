@@ -99,6 +99,14 @@ def from_nir_graph(graph: Any) -> StreamingNet:
     from ucfdvs.neuro_runtime.graph_check import load_graph
 
     lowered = load_graph(graph)
+    dotted = [n for n in graph.nodes if "." in n]
+    if dotted:
+        raise UserError(f"node {dotted[0]!r}: the streaming model needs node names without dots "
+                        "(torch parameter names); flattened subgraphs are not supported")
+    if len(lowered.inputs) != 1:
+        raise UserError(f"the streaming model has one Input (graph: {len(lowered.inputs)})")
+    if lowered.reset != "zero":
+        raise UserError(f"the streaming model resets to v_reset only (graph reset: {lowered.reset})")
     nodes: dict[str, NodeSpec] = {}
     tensors: dict[str, torch.Tensor] = {}
     for name, node in graph.nodes.items():

@@ -85,6 +85,18 @@ class Emulator:
             rec = rec.split()[0]
         return rec
 
+    def state_ranges(self, x: Any) -> dict[str, tuple[float, float]]:
+        """Largest ``|u|`` and ``|v|`` (Lava's shifted membrane) of every neuron node over a float
+        run of ``x`` ``[B, T, C]``: what :func:`quantize` calibrates its scales with."""
+        if self.quant is not None:
+            raise UserError("state_ranges runs the float emulator (precision floating_pt)")
+        self._ranges = {n: (0.0, 0.0) for n in self.graph.neurons}
+        try:
+            self._run_float(check_sequences(self.graph, x))
+            return self._ranges
+        finally:
+            del self._ranges
+
     # -- floating point ---------------------------------------------------------------------
     def _run_float(self, x: np.ndarray) -> RunRecord:
         g = self.graph
@@ -115,15 +127,21 @@ class Emulator:
                     a = c if a is None else a + c
                 if n in g.neurons:
                     spec = g.neurons[n]
+                    if t < spec.start:  # before its first input can arrive: initial state, silent
+                        hist[n][slot] = 0.0
+                        continue
                     u, v = state[n]
                     if a is None:
                         a = np.zeros((B, spec.size))
                     u = u * (1 - spec.du)
                     u = u + a
                     v = v * (1 - spec.dv) + u + spec.bias
+                    if hasattr(self, "_ranges"):
+                        ru, rv = self._ranges[n]
+                        self._ranges[n] = (max(ru, float(np.abs(u).max())), max(rv, float(np.abs(v).max())))
                     if spec.spiking:
                         s = v > spec.vth
-                        v = np.where(s, 0.0, v)
+                        v = np.where(s, 0.0 if spec.reset_sub is None else v - spec.reset_sub, v)
                         o = s.astype(np.float64)
                     else:
                         o = v
@@ -188,11 +206,14 @@ class Emulator:
                     a = a + wrap_int32(shift_exp(acc, exp))
                 if n in g.neurons:
                     spec, qn = g.neurons[n], q.neurons[n]
+                    if t < spec.start:  # before its first input can arrive: initial state, silent
+                        hist[n][slot] = 0
+                        continue
                     u, v = state[n]
                     u, v = lif_fixed_update(u, v, wrap_int32(a + direct), qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
                         s = v > np.left_shift(qn.vth_q, 6)
-                        v = np.where(s, 0, v)
+                        v = np.where(s, 0 if qn.reset_q is None else v - qn.reset_q, v)
                         o = s.astype(np.int64)
                     else:
                         o = np.right_shift(v, qn.msg_shift)

@@ -25,17 +25,21 @@ from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.graph_search import back_edges, find_cycle, shortest_steps
 
 # The one table of supported NIR node types (an executor that supports fewer says so itself).
-SYNAPSE_TYPES = ("Affine", "Linear", "Scale")
-NEURON_TYPES = ("LIF", "CubaLIF", "LI")
-LINEAR_TYPES = SYNAPSE_TYPES + ("Delay",)
+# Synapse nodes: one step (one Lava Dense hop) each.  Flatten: a reshape, no step.
+SYNAPSE_TYPES = ("Affine", "Linear", "Scale", "Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
+NEURON_TYPES = ("LIF", "CubaLIF", "LI", "CubaLI", "IF", "I", "Threshold")
+SPIKING_TYPES = ("LIF", "CubaLIF", "IF", "Threshold")
+LINEAR_TYPES = SYNAPSE_TYPES + ("Delay", "Flatten")
 SUPPORTED = ("Input", "Output") + NEURON_TYPES + LINEAR_TYPES
+RESET_MODES = ("zero", "subtract")
 
 
 def check_types(types: Mapping[str, str]) -> None:
     """Refuse node types outside :data:`SUPPORTED` (``types``: node name -> NIR type name)."""
     for name, t in types.items():
         if t == "NIRGraph":
-            raise UserError(f"node '{name}' (NIRGraph): nested subgraphs are not supported; flatten the graph")
+            raise UserError(f"node '{name}' (NIRGraph): nested subgraphs must be flattened first "
+                            "(neuro_runtime.sources.load_foreign does it)")
         if t not in SUPPORTED:
             raise UserError(
                 f"node '{name}' has type {t}, which is not supported "
@@ -49,10 +53,11 @@ def check_structure(
 ) -> tuple[str, list[str], dict[str, list[str]], dict[str, list[str]]]:
     """The one structural check of a graph (names -> NIR types, edges, widths, Delay steps).
 
-    Checks: supported types, no edge to an unknown node, exactly one Input with no incoming edge,
-    at least one Output, each fed and feeding nothing, matching widths on every edge, and every
+    Checks: supported types, no edge to an unknown node, at least one Input, each with no incoming
+    edge, at least one Output, each fed and feeding nothing, matching widths on every edge, and every
     cycle through a synapse node or a Delay of >= 1 step (``delay_min``: smallest delay of each
-    Delay node, steps) and through a neuron.  Returns ``(input, outputs, preds, succs)``; raises a one-line ``UserError``.
+    Delay node, steps) and through a neuron.  Returns ``(inputs, outputs, preds, succs)``; raises a
+    one-line ``UserError``.
     """
     check_types(types)
     preds: dict[str, list[str]] = {n: [] for n in types}
@@ -65,13 +70,13 @@ def check_structure(
         succs[s].append(d)
     inputs = [n for n, t in types.items() if t == "Input"]
     outputs = [n for n, t in types.items() if t == "Output"]
-    if len(inputs) != 1:
-        raise UserError(f"graph must have exactly one Input node, found {len(inputs)}: {inputs}")
+    if not inputs:
+        raise UserError("graph has no Input node")
     if not outputs:
         raise UserError("graph has no Output node")
-    inp = inputs[0]
-    if preds[inp]:
-        raise UserError(f"Input node '{inp}' has incoming edges from {preds[inp]}")
+    for inp in inputs:
+        if preds[inp]:
+            raise UserError(f"Input node '{inp}' has incoming edges from {preds[inp]}")
     for o in outputs:
         if succs[o]:
             raise UserError(f"Output node '{o}' has outgoing edges to {succs[o]}")
@@ -93,7 +98,7 @@ def check_structure(
             "cycle without a neuron (only synapse/Delay nodes): " + " -> ".join(cyc + [cyc[0]])
             + "; its rest value is undefined"
         )
-    return inp, outputs, preds, succs
+    return inputs, outputs, preds, succs
 
 
 @dataclass
@@ -101,7 +106,10 @@ class NeuronSpec:
     """One NIR neuron node in Lava's parametrisation (all vectors ``[N]``, float64).
 
     ``du``, ``dv``: Lava decays (dimensionless, per step); ``vth``: threshold of the shifted
-    membrane ``v - v_reset`` (``inf`` for LI); ``bias``: constant added to v each step.
+    membrane ``v - v_reset`` (``inf`` for graded nodes); ``bias``: constant added to v each step.
+    ``reset_sub``: None (reset to ``v_reset``) or the amount subtracted from ``v`` at a spike
+    ``[N]``; ``start``: the first step the neuron updates (its arrival step; before it the neuron
+    holds its initial state and sends nothing).
     """
 
     name: str
@@ -111,10 +119,12 @@ class NeuronSpec:
     dv: np.ndarray
     vth: np.ndarray
     bias: np.ndarray
+    reset_sub: np.ndarray | None = None
+    start: int = 0
 
     @property
     def spiking(self) -> bool:
-        return self.kind != "LI"
+        return self.kind in SPIKING_TYPES
 
 
 @dataclass
@@ -172,11 +182,49 @@ class RuntimeGraph:
     rest: dict[str, np.ndarray] = field(default_factory=dict)
     """Rest value of each synapse and Delay node's output ``[N]`` (its output before step 0 and
     under zero input; see ``semantics``); neurons and the Input rest at 0 and are not listed."""
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Output shape of every NIR node (without batch), e.g. ``(C, H, W)``."""
+    inputs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Each NIR Input node -> (offset, size) in the concatenated input vector (``input_size``)."""
+    reset: str = "zero"
+
+    def offset(self, name: str) -> int:
+        """Steps by which node ``name`` (neuron or Output) lags the source framework's run of a
+        feed-forward graph: its step ``t + offset`` is the source's step ``t`` (= its arrival)."""
+        a = self.arrival.get(name)
+        return 0 if a is None else int(a)
+
+    @property
+    def flush_steps(self) -> int:
+        """Extra zero-input steps after a sequence so that every Output and neuron has shown its
+        response to the last input step (the largest offset)."""
+        return max([self.offset(n) for n in list(self.neurons) + list(self.outputs)], default=0)
+
+    def pack_inputs(self, arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+        """``{Input name: [B, T, *shape] or [T, *shape]}`` -> the concatenated ``[B, T, input_size]``."""
+        missing = set(self.inputs) - set(arrays)
+        extra = set(arrays) - set(self.inputs)
+        if missing or extra:
+            raise UserError(f"inputs must be named {sorted(self.inputs)}; missing {sorted(missing)}, "
+                            f"unknown {sorted(extra)}")
+        parts = []
+        for name, (_, size) in self.inputs.items():
+            a = np.asarray(arrays[name], dtype=np.float64)
+            shape = self.shapes[name]
+            lead = a.ndim - len(shape)
+            if lead not in (1, 2) or tuple(a.shape[lead:]) != tuple(shape):
+                raise UserError(f"input '{name}' has shape {list(a.shape)}, the graph's Input takes "
+                                f"[B, T, {', '.join(map(str, shape))}] or [T, ...]")
+            a = a.reshape(a.shape[:lead] + (size,))
+            parts.append(a if lead == 2 else a[None])
+        return np.concatenate(parts, axis=-1)
 
     def size(self, name: str) -> int:
         """Number of channels of the Input, a neuron node or an Output."""
         if name == self.input_name:
             return self.input_size
+        if name in self.inputs:
+            return self.inputs[name][1]
         if name in self.neurons:
             return self.neurons[name].size
         return self.outputs[name].size
@@ -225,18 +273,16 @@ def _type_name(node: Any) -> str:
     return type(node).__name__
 
 
-def _io_size(node: Any, key: str) -> int:
-    types = node.input_type if key == "input" else node.output_type
-    shape = np.asarray(next(iter(types.values()))).reshape(-1)
-    return int(np.prod(shape)) if shape.size else 1
-
-
-def load_graph(path_or_graph: Any, *, align: bool = False) -> RuntimeGraph:
+def load_graph(path_or_graph: Any, *, align: bool = False, reset: str | None = None,
+               reset_amount: Mapping[str, Any] | None = None) -> RuntimeGraph:
     """Read a NIR file (or take a ``nir.NIRGraph``), validate it and lower it.
 
     ``align=True`` shifts whole projections so that paths meeting at a node arrive at the same step
     (explicit Delay nodes stay on top); the padding is listed in ``inserted_delays``.
-    Raises :class:`UserError` (one line) on anything unsupported.
+    ``reset``: ``"zero"`` (to ``v_reset``) or ``"subtract"`` (``v -= amount`` at a spike); default
+    ``metadata["reset"]``, else ``"zero"``.  ``reset_amount``: per spiking node the amount to
+    subtract (e.g. :class:`neuro_runtime.sources.SourceRecord.reset_amount`); default its
+    ``v_threshold``.  Raises :class:`UserError` (one line) on anything unsupported.
     """
     import nir
 
@@ -252,14 +298,114 @@ def load_graph(path_or_graph: Any, *, align: bool = False) -> RuntimeGraph:
     else:
         graph = path_or_graph
     try:
-        return _lower(graph, align=align, source=source)
+        return _lower(graph, align=align, source=source, reset=reset, reset_amount=reset_amount or {})
     except UserError as exc:
         if source is not None and not str(exc).startswith(source):
             raise UserError(str(exc), source) from None
         raise
 
 
-def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
+def _shape_of(node: Any, key: str) -> tuple[int, ...] | None:
+    types = node.input_type if key == "input" else node.output_type
+    v = next(iter(types.values()), None) if types else None
+    if v is None:
+        return None
+    return tuple(int(x) for x in np.asarray(v).reshape(-1))
+
+
+def _param_shape(node: Any, fields: Sequence[str]) -> tuple[int, ...] | None:
+    """Shape of a neuron node's largest parameter (None when all are scalars)."""
+    best = None
+    for f in fields:
+        v = getattr(node, f, None)
+        if v is not None and np.size(v) > 1 and (best is None or np.size(v) > int(np.prod(best))):
+            best = tuple(np.shape(v))
+    return best
+
+
+NEURON_FIELDS = {
+    "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak"),
+    "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    "CubaLI": ("tau_syn", "tau_mem", "r", "v_leak", "w_in"), "IF": ("r", "v_threshold", "v_reset"),
+    "I": ("r",), "Threshold": ("threshold",),
+}
+
+
+def _infer_shapes(nodes: Mapping[str, Any], types: Mapping[str, str], edges: Sequence[tuple[str, str]]
+                  ) -> tuple[dict[str, tuple[int, ...]], dict[str, np.ndarray]]:
+    """Output shape of every node (without batch) and the matrix of each structured linear node.
+
+    Shapes come from the node itself where it fixes them (Input, Affine, Linear, array
+    parameters), else from what feeds it; a node whose shape cannot be found is refused.
+    """
+    from ucfdvs.neuro_runtime.linear_maps import conv_matrix, pool_matrix
+
+    preds: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        if a in nodes and b in nodes:
+            preds[b].append(a)
+    out: dict[str, tuple[int, ...]] = {}
+    mats: dict[str, np.ndarray] = {}
+
+    def own(name: str, node: Any, t: str) -> tuple[int, ...] | None:
+        if t == "Input":
+            return _shape_of(node, "output")
+        if t in ("Affine", "Linear"):
+            w = np.asarray(node.weight)
+            if w.ndim != 2:
+                raise UserError(f"node '{name}' ({t}): weight must be 2-D [out, in], got shape {w.shape}")
+            return (w.shape[0],)
+        if t == "Scale":
+            return tuple(np.shape(node.scale)) if np.size(node.scale) > 1 else None
+        if t == "Delay":
+            return tuple(np.shape(node.delay)) if np.size(node.delay) > 1 else None
+        if t in NEURON_FIELDS:
+            return _param_shape(node, NEURON_FIELDS[t])
+        return None
+
+    def derived(name: str, node: Any, t: str, ish: tuple[int, ...]) -> tuple[int, ...]:
+        if t in ("Conv1d", "Conv2d"):
+            m, shape = conv_matrix(name, node.weight, ish, node.stride, node.padding, node.dilation, node.groups)
+            mats[name] = m
+            return shape
+        if t in ("SumPool2d", "AvgPool2d"):
+            m, shape = pool_matrix(name, ish, node.kernel_size, node.stride, node.padding, t == "AvgPool2d")
+            mats[name] = m
+            return shape
+        if t == "Flatten":
+            from nir.ir.utils import calc_flatten_output
+
+            try:
+                return tuple(int(x) for x in calc_flatten_output(np.asarray(ish), int(node.start_dim), int(node.end_dim)))
+            except Exception:  # noqa: BLE001 - dims outside the unbatched shape: flatten all
+                return (int(np.prod(ish)),)
+        return ish
+
+    for name, node in nodes.items():
+        shape = own(name, node, types[name])
+        if shape is not None:
+            out[name] = shape
+    for _ in range(len(nodes) + 1):
+        changed = False
+        for name, node in nodes.items():
+            if name in out:
+                continue
+            known = [out[p] for p in preds[name] if p in out]
+            ish = known[0] if known else _shape_of(node, "input")
+            if ish is None:
+                continue
+            out[name] = derived(name, node, types[name], ish)
+            changed = True
+        if not changed:
+            break
+    for name, t in types.items():
+        if name not in out:
+            raise UserError(f"node '{name}' ({t}): cannot determine its shape (nothing that feeds it has one)")
+    return out, mats
+
+
+def _lower(graph: Any, *, align: bool, source: str | None, reset: str | None,
+           reset_amount: Mapping[str, Any]) -> RuntimeGraph:
     meta = getattr(graph, "metadata", None) or {}
     if "dt" not in meta:
         raise UserError('graph metadata has no "dt" (time step in seconds); set graph.metadata["dt"]')
@@ -269,37 +415,66 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         raise UserError(f'graph metadata "dt" is not a number: {meta["dt"]!r}') from None
     if not np.isfinite(dt) or dt <= 0:
         raise UserError(f'graph metadata "dt" must be a positive number of seconds, got {dt}')
+    reset = reset or str(meta.get("reset", "zero"))
+    if reset not in RESET_MODES:
+        raise UserError(f"unknown reset {reset!r}; valid: {', '.join(RESET_MODES)}")
 
     nodes: dict[str, Any] = dict(graph.nodes)
     types = {name: _type_name(node) for name, node in nodes.items()}
     check_types(types)
+    edges = [(e[0], e[1]) for e in graph.edges]
+    for s_, d_ in edges:
+        for x in (s_, d_):
+            if x not in types:
+                raise UserError(f"edge {s_} -> {d_} refers to unknown node '{x}'")
+    shapes, mats = _infer_shapes(nodes, types, edges)
 
     # --- parameters and sizes -------------------------------------------------------------
     in_size: dict[str, int] = {}
-    out_size: dict[str, int] = {}
+    out_size: dict[str, int] = {name: int(np.prod(shape)) for name, shape in shapes.items()}
     delay_steps: dict[str, np.ndarray] = {}
     neurons: dict[str, NeuronSpec] = {}
     gains_x: dict[str, np.ndarray] = {}
     gains_b: dict[str, np.ndarray] = {}
+    matrices: dict[str, np.ndarray] = {}
+    biases: dict[str, np.ndarray] = {}
     for name, node in nodes.items():
-        t = _type_name(node)
+        t = types[name]
+        n_out = out_size[name]
         if t in ("Input", "Output"):
-            n = _io_size(node, "input" if t == "Output" else "output")
-            in_size[name] = out_size[name] = n
+            in_size[name] = n_out
         elif t in ("Affine", "Linear"):
             w = np.asarray(node.weight, dtype=np.float64)
-            if w.ndim != 2:
-                raise UserError(f"node '{name}' ({t}): weight must be 2-D [out, in], got shape {w.shape}")
             if not np.all(np.isfinite(w)):
                 raise UserError(f"node '{name}' ({t}): weight is not finite")
-            out_size[name], in_size[name] = w.shape
-            if t == "Affine":
-                _arr(name, "bias", node.bias, w.shape[0])
+            in_size[name] = w.shape[1]
+            matrices[name] = w
+            biases[name] = _arr(name, "bias", node.bias, n_out) if t == "Affine" else np.zeros(n_out)
         elif t == "Scale":
-            s = _arr(name, "scale", node.scale)
-            in_size[name] = out_size[name] = s.size
+            s = _arr(name, "scale", node.scale, n_out)
+            in_size[name] = n_out
+            matrices[name] = np.diag(s)
+            biases[name] = np.zeros(n_out)
+        elif t in ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d"):
+            m = mats[name]
+            if not np.all(np.isfinite(m)):
+                raise UserError(f"node '{name}' ({t}): weight is not finite")
+            in_size[name] = m.shape[1]
+            matrices[name] = m
+            if t.startswith("Conv"):
+                from ucfdvs.neuro_runtime.linear_maps import conv_bias
+
+                b = conv_bias(node.bias, shapes[name])
+                if b.size != n_out:
+                    raise UserError(f"node '{name}' ({t}): bias has {np.size(node.bias)} values, "
+                                    f"expected one per output channel ({shapes[name][0]})")
+                biases[name] = _arr(name, "bias", b, n_out)
+            else:
+                biases[name] = np.zeros(n_out)
+        elif t == "Flatten":
+            in_size[name] = n_out
         elif t == "Delay":
-            d = _arr(name, "delay", node.delay)
+            d = _arr(name, "delay", node.delay, n_out)
             k = d / dt
             if np.any(d < 0) or np.any(np.abs(k - np.round(k)) > 1e-6 * np.maximum(1.0, np.abs(k))):
                 raise UserError(
@@ -307,16 +482,35 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
                     f"multiples of dt = {dt} s"
                 )
             delay_steps[name] = np.round(k).astype(np.int64)
-            in_size[name] = out_size[name] = d.size
+            in_size[name] = n_out
         else:
-            spec, gx, gb = _neuron_spec(name, t, node, dt)
+            spec, gx, gb = _neuron_spec(name, t, node, dt, n_out)
+            if spec.spiking and reset == "subtract":
+                amount = reset_amount.get(name)
+                if amount is None:
+                    amount = node.threshold if t == "Threshold" else node.v_threshold
+                spec.reset_sub = _arr(name, "reset amount", amount, n_out)
+                if np.any(spec.reset_sub <= 0):
+                    raise UserError(f"node '{name}' ({t}): subtractive reset needs a positive amount "
+                                    f"(min {spec.reset_sub.min():g})")
             neurons[name] = spec
             gains_x[name], gains_b[name] = gx, gb
-            in_size[name] = out_size[name] = spec.size
+            in_size[name] = n_out
 
-    edges = [(e[0], e[1]) for e in graph.edges]
     delay_min = {n: int(k.min()) if k.size else 0 for n, k in delay_steps.items()}
-    inp, outputs, preds, succs = check_structure(types, edges, in_size, out_size, delay_min)
+    input_nodes, outputs, preds, succs = check_structure(types, edges, in_size, out_size, delay_min)
+
+    # several Inputs: one concatenated input vector, each Input selects its slice
+    if len(input_nodes) == 1:
+        inp = input_nodes[0]
+        input_parts = {inp: (0, out_size[inp])}
+    else:
+        inp = "+".join(input_nodes)
+        input_parts, off = {}, 0
+        for n in input_nodes:
+            input_parts[n] = (off, out_size[n])
+            off += out_size[n]
+    input_size = sum(size for _, size in input_parts.values())
 
     # --- lower linear chains into terms ----------------------------------------------------
     state = set(neurons) | set(outputs) | {inp}
@@ -329,6 +523,9 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         for p in preds[n]:
             if p in state:
                 terms.append((p, 0, 0, np.eye(out_size[p])))
+            elif p in input_parts:  # one of several Inputs: its slice of the concatenated input
+                off, size = input_parts[p]
+                terms.append((inp, 0, 0, np.eye(input_size)[off:off + size]))
             else:
                 t2, b2 = expr(p)
                 terms.extend(t2)
@@ -340,17 +537,14 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         if n in memo:
             return memo[n]
         terms_in, b_in = gather(n)
-        node = nodes[n]
-        t = _type_name(node)
+        t = types[n]
         out: list[tuple[str, int, int, np.ndarray]] = []
-        if t in ("Affine", "Linear"):
-            w = np.asarray(node.weight, dtype=np.float64)
+        if n in matrices:
+            w = matrices[n]
             out = [(s, h + 1, e, w @ m) for s, h, e, m in terms_in]
-            bias = w @ b_in + (_arr(n, "bias", node.bias, w.shape[0]) if t == "Affine" else 0.0)
-        elif t == "Scale":
-            sc = _arr(n, "scale", node.scale)
-            out = [(s, h + 1, e, sc[:, None] * m) for s, h, e, m in terms_in]
-            bias = sc * b_in
+            bias = w @ b_in + biases[n]
+        elif t == "Flatten":
+            out, bias = terms_in, b_in
         else:  # Delay
             k = delay_steps[n]
             for kv in np.unique(k):
@@ -407,9 +601,9 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
         for t in zero:
             if t.matrix.shape[0] != t.matrix.shape[1] or not np.array_equal(t.matrix, np.eye(t.matrix.shape[0])):
                 why = (
-                    f"neuron '{p.dst}' would need input gain {np.unique(np.diag(t.matrix)).tolist()} "
+                    f"neuron '{p.dst}' would need input gain {np.unique(np.diag(t.matrix)).tolist()[:4]} "
                     "but a direct (zero-delay) connection cannot scale"
-                    if p.dst in neurons
+                    if p.dst in neurons and t.matrix.shape[0] == t.matrix.shape[1]
                     else "a direct (zero-delay) path must be an identity map"
                 )
                 raise UserError(
@@ -419,29 +613,50 @@ def _lower(graph: Any, *, align: bool, source: str | None) -> RuntimeGraph:
 
     order = _eval_order(targets, projections)
     arrival = _arrivals(inp, targets, projections)
+    for n, spec in neurons.items():
+        spec.start = int(arrival[n]) if arrival[n] is not None else 0
     latency = {o: arrival[o] for o in outputs}
+    shapes[inp] = shapes[inp] if inp in shapes else (input_size,)
     return RuntimeGraph(
-        dt=dt, input_name=inp, input_size=out_size[inp], neurons=neurons, outputs=outputs_spec,
+        dt=dt, input_name=inp, input_size=input_size, neurons=neurons, outputs=outputs_spec,
         projections=projections, order=order, arrival=arrival, latency=latency,
         inserted_delays=inserted, aligned=align or not misaligned, misaligned=misaligned,
         source=source, metadata=dict(meta), rest={n: b for n, (_, b) in memo.items()},
+        shapes=shapes, inputs=input_parts, reset=reset,
     )
 
 
-def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, np.ndarray, np.ndarray]:
-    """Lava parameters of one NIR neuron node, plus its input gains (x gain, bias gain)."""
-    fields = {"LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak"),
-              "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")}[t]
-    n = max(np.size(getattr(node, f)) for f in fields if getattr(node, f) is not None)  # scalars broadcast
-    if t == "CubaLIF":
+def _neuron_spec(name: str, t: str, node: Any, dt: float, n: int) -> tuple[NeuronSpec, np.ndarray, np.ndarray]:
+    """Lava parameters of one NIR neuron node of ``n`` neurons, plus its input gains (x gain, bias
+    gain); see ``semantics`` for each type's discrete-time equations."""
+    if t == "Threshold":
+        vth = _arr(name, "threshold", node.threshold, n)
+        if np.any(vth <= 0):
+            raise UserError(f"node '{name}' (Threshold): threshold must be > 0 (Loihi's threshold is "
+                            f"unsigned), got min {vth.min():g}")
+        one = np.ones(n)
+        return NeuronSpec(name, t, n, du=one, dv=one.copy(), vth=vth, bias=np.zeros(n)), one, one
+    r = _arr(name, "r", node.r, n)
+    if t in ("IF", "I"):  # dv/dt = R I: v[t] = v[t-1] + dt r I[t], no leak
+        g = dt * r
+        if t == "I":
+            return NeuronSpec(name, t, n, du=np.ones(n), dv=np.zeros(n), vth=np.full(n, np.inf), bias=np.zeros(n)), g, g
+        vth_abs = _arr(name, "v_threshold", node.v_threshold, n)
+        v_reset = _arr(name, "v_reset", node.v_reset if node.v_reset is not None else 0.0, n)
+        vth = vth_abs - v_reset
+        if np.any(vth <= 0):
+            raise UserError(f"node '{name}' (IF): v_threshold must be above v_reset "
+                            f"(min v_threshold - v_reset = {vth.min():g})")
+        return NeuronSpec(name, t, n, du=np.ones(n), dv=np.zeros(n), vth=vth, bias=np.zeros(n)), g, g
+    cuba = t in ("CubaLIF", "CubaLI")
+    if cuba:
         tau_syn = _arr(name, "tau_syn", node.tau_syn, n)
         tau = _arr(name, "tau_mem", node.tau_mem, n)
         w_in = _arr(name, "w_in", node.w_in, n)
     else:
         tau = _arr(name, "tau", node.tau, n)
-    r = _arr(name, "r", node.r, n)
     v_leak = _arr(name, "v_leak", node.v_leak, n)
-    for what, tv in (("tau", tau),) + ((("tau_syn", tau_syn),) if t == "CubaLIF" else ()):
+    for what, tv in (("tau_mem" if cuba else "tau", tau),) + ((("tau_syn", tau_syn),) if cuba else ()):
         if np.any(tv <= 0):
             raise UserError(f"node '{name}' ({t}): {what} must be > 0, got min {tv.min()}")
         if np.any(dt / tv > 1):
@@ -450,9 +665,10 @@ def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, n
                 f"with dt = {dt} s needs {what} >= dt)"
             )
     dv = dt / tau
-    if t == "LI":
-        spec = NeuronSpec(name, t, n, du=np.ones(n), dv=dv, vth=np.full(n, np.inf), bias=dv * v_leak)
-        return spec, dv * r, dv * r
+    du = dt / tau_syn if cuba else np.ones(n)
+    gx, gb = (dv * r * du * w_in, dv * r * w_in) if cuba else (dv * r, dv * r)
+    if t in ("LI", "CubaLI"):
+        return NeuronSpec(name, t, n, du=du, dv=dv, vth=np.full(n, np.inf), bias=dv * v_leak), gx, gb
     vth_abs = _arr(name, "v_threshold", node.v_threshold, n)
     v_reset = _arr(name, "v_reset", node.v_reset if node.v_reset is not None else 0.0, n)
     vth = vth_abs - v_reset
@@ -460,11 +676,7 @@ def _neuron_spec(name: str, t: str, node: Any, dt: float) -> tuple[NeuronSpec, n
         raise UserError(
             f"node '{name}' ({t}): v_threshold must be above v_reset (min v_threshold - v_reset = {vth.min()})"
         )
-    bias = dv * (v_leak - v_reset)
-    if t == "LIF":
-        return NeuronSpec(name, t, n, du=np.ones(n), dv=dv, vth=vth, bias=bias), dv * r, dv * r
-    du = dt / tau_syn
-    return NeuronSpec(name, t, n, du=du, dv=dv, vth=vth, bias=bias), dv * r * du * w_in, dv * r * w_in
+    return NeuronSpec(name, t, n, du=du, dv=dv, vth=vth, bias=dv * (v_leak - v_reset)), gx, gb
 
 
 def _arrivals(inp: str, targets: list[str], projections: list[Projection]) -> dict[str, int | None]:

@@ -5,7 +5,11 @@ Mapping (details and parameter formulas in :mod:`neuro_runtime.semantics`):
 * Input -> :class:`~neuro_runtime.lava_procs.GradedSource` (graded messages).
 * LIF / CubaLIF -> Lava ``LIF`` (as :class:`~neuro_runtime.lava_procs.RecLIF`, a ``LIF`` subclass
   whose models run Lava's LIF code and add spike recording and the between-sequence drain).
-* LI -> :class:`~neuro_runtime.lava_procs.GradedLI`.
+* IF, Threshold -> the same ``LIF`` (IF: ``dv = 0``; Threshold: ``du = dv = 1``); subtractive
+  reset and the per-neuron start step are :class:`~neuro_runtime.lava_procs.RecLIF`'s additions.
+* LI, CubaLI, I -> :class:`~neuro_runtime.lava_procs.GradedLI` (I: ``dv = 0``; CubaLI: ``du < 1``).
+* Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten: folded by the lowering into the matrix of their
+  path (exact), so they run as ``Dense`` / ``DelayDense`` like Affine.
 * Output -> :class:`~neuro_runtime.lava_procs.Readout`.
 * Every lowered term ``M @ out_src[t - d]`` with d >= 1 -> ``Dense`` (d = 1) or ``DelayDense``
   (delay d - 1); graded senders use ``num_message_bits = 24``, spiking senders 0.
@@ -369,6 +373,7 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
             bm = pop.gather({n: qn[n].bias_mant for n, _, _ in pop.members})
             be = pop.gather({n: qn[n].bias_exp for n, _, _ in pop.members})
             shift = pop.gather({n: qn[n].msg_shift for n, _, _ in pop.members})
+            rsub = pop.gather({n: qn[n].reset_q if qn[n].reset_q is not None else 0 for n, _, _ in pop.members})
         else:
             sp = g.neurons
             du = pop.gather({n: sp[n].du for n, _, _ in pop.members})
@@ -377,14 +382,16 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
             bm = pop.gather({n: sp[n].bias for n, _, _ in pop.members})
             be = np.zeros(pop.size)
             shift = np.zeros(pop.size, dtype=np.int64)
+            rsub = pop.gather({n: sp[n].reset_sub if sp[n].reset_sub is not None else 0.0 for n, _, _ in pop.members})
+        start = pop.gather({n: g.neurons[n].start for n, _, _ in pop.members})
         name = "pop%d_%s" % (pi, "+".join(sorted({m[0] for m in pop.members}))[:60])
         p_io = {"dir": net.io_dir, "name": f"p{pi}"} if net.io_dir else None
         if pop.kind == "LI":
             pop.proc = GradedLI(shape=(pop.size,), du=du, dv=dv, bias_mant=bm, bias_exp=be, msg_shift=shift,
-                                buf_len=buf_len, io=p_io, name=name)
+                                buf_len=buf_len, start=start, io=p_io, name=name)
         else:
             pop.proc = RecLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, bias_mant=bm, bias_exp=be, buf_len=buf_len,
-                              io=p_io, name=name)
+                              reset_sub=rsub, start=start, io=p_io, name=name)
 
     def out_port(ep: str) -> Any:
         kind, name = ep.split(":", 1)

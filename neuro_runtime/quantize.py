@@ -63,6 +63,7 @@ class QNeuron:
     bias_mant: np.ndarray
     bias_exp: np.ndarray
     msg_shift: int = LI_MSG_SHIFT  # LI: sends v >> msg_shift
+    reset_q: np.ndarray | None = None  # subtractive reset: v -= reset_q at a spike (None: v = 0)
 
     @property
     def bias_eff(self) -> np.ndarray:
@@ -153,6 +154,10 @@ class QuantizedGraph:
         return "\n".join(lines)
 
 
+CALIBRATION_MARGIN = 2.0
+"""Headroom over the calibration run's largest |u| and |v| (one more bit)."""
+
+
 def _pow2_floor(x: float) -> float:
     return 2.0 ** math.floor(math.log2(x))
 
@@ -195,7 +200,8 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
-    vth_bits: int = 16, align_exponents: bool = True,
+    vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
+    horizon: int = 256,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -203,7 +209,20 @@ def quantize(
     ``input_range * S_in <= 2**(input_bits-1) - 1``; with ``align_exponents`` S_in is lowered, by
     at most 4 bits, where a layer from the input would need an exponent below -8).  ``strict``:
     raise :class:`UserError` instead of warning when a value saturates its format.
+    ``calibration``: input sequences ``[B, T, C]``; the float emulator runs them and each node's
+    scale is chosen so that ``CALIBRATION_MARGIN`` times the largest ``|u|`` and ``|v|`` seen fits
+    the 24-bit state (and ``input_range`` becomes their largest ``|x|``), instead of worst-case
+    bounds.  ``horizon``: steps a non-leaky integrator (I, IF) is assumed to integrate for its
+    worst-case bound when no calibration is given.
     """
+    cal = None
+    if calibration is not None:
+        from ucfdvs.neuro_runtime.emulator import Emulator
+
+        xs = np.asarray(calibration, dtype=np.float64)
+        cal = Emulator(graph, "floating_pt").state_ranges(xs)
+        xmax = float(np.max(np.abs(xs))) if xs.size else 0.0
+        input_range = xmax if xmax > 0 else input_range
     if input_range <= 0:
         raise UserError(f"input_range must be > 0, got {input_range}")
     warn: list[str] = []
@@ -228,7 +247,9 @@ def quantize(
     for _ in range(3):
         for n, spec in graph.neurons.items():
             if not spec.spiking:
-                src_max[n] = (float(np.max(np.abs(spec.bias))) + in_bound(n)) / float(np.min(spec.dv))
+                src_max[n] = (float(np.max(np.abs(spec.bias))) + in_bound(n)) / max(float(np.min(spec.dv)), 1.0 / horizon)
+                if cal is not None:
+                    src_max[n] = max(CALIBRATION_MARGIN * cal[n][1], 1e-30)
 
     scales: dict[str, float] = {}
     for n, spec in graph.neurons.items():
@@ -245,6 +266,10 @@ def quantize(
             s = min(_pow2_floor((MAX_UV // 2) / max(src_max[n], 1e-30)), s_bias)
             s_floor = s
             v_bound = src_max[n]
+        if cal is not None:  # measured ranges replace the worst case; precision may go lower
+            u_bound = CALIBRATION_MARGIN * cal[n][0]
+            v_bound = CALIBRATION_MARGIN * max(cal[n][1], float(np.max(spec.vth)) if spec.spiking else 0.0)
+            s_floor = s / 2.0 ** 10
         while s > s_floor and (s * v_bound >= MAX_UV or s * u_bound >= MAX_UV):
             s /= 2
         if s * u_bound >= MAX_UV or s * v_bound >= MAX_UV:
@@ -265,7 +290,7 @@ def quantize(
         du_q = np.round(spec.du * DECAY_UNITY).astype(np.int64) - 1
         dv_q = np.round(spec.dv * DECAY_UNITY).astype(np.int64)
         for what, q, f in (("du", du_q + 1, spec.du), ("dv", dv_q, spec.dv)):
-            if np.any(q > DECAY_UNITY - (1 if what == "dv" else 0)):
+            if np.any(q > DECAY_UNITY):
                 warn.append(f"neuron '{n}': {what} = {float(f.max()):.6g} needs {int(q.max())}/4096, saturates at 12 bit")
             if np.any((q <= 0) & (f > 0)) and what == "dv":
                 msg = f"neuron '{n}': dv = {float(f.min()):.3g} rounds to 0 in 12 bits (no leak)"
@@ -273,7 +298,7 @@ def quantize(
                     raise UserError(msg)
                 warn.append(msg)
         du_q = np.clip(du_q, 0, 4095)
-        dv_q = np.clip(dv_q, 0, 4095)
+        dv_q = np.clip(dv_q, 0, DECAY_UNITY)  # 4096 (a full decay: tau = dt, Threshold) is kept
         if spec.spiking:
             vth_q = np.round(spec.vth * s / (1 << 6)).astype(np.int64)
             if np.any(vth_q > VTH_MAX):
@@ -309,7 +334,8 @@ def quantize(
             warn.append(msg)
             bexp = np.minimum(bexp, BIAS_EXP_MAX)
         bmant = np.clip(np.round(bq / 2.0 ** bexp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
-        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT))
+        reset_q = None if spec.reset_sub is None else np.round(spec.reset_sub * s).astype(np.int64)
+        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT), reset_q)
         qneurons[n] = qn
         b_back = qn.bias_eff / s
         parts = [f"scale {s:g}", f"dv_q {sorted(set(dv_q.tolist()))[:3]}"]

@@ -159,9 +159,111 @@ def rest_values() -> nir.NIRGraph:
                   [("in", "a0"), ("a0", "a1"), ("a1", "d"), ("d", "lif"), ("a0", "lif"), ("lif", "ro"), ("ro", "out")])
 
 
+def _if(shape: tuple, vth: float = 1.0, v_reset: float = 0.0, r: float = 1.0) -> nir.IF:
+    return nir.IF(r=np.full(shape, r), v_threshold=np.full(shape, vth), v_reset=np.full(shape, v_reset))
+
+
+def conv2d_pool() -> nir.NIRGraph:
+    """Conv2d (stride (2, 1), padding (1, 2), dilation (1, 2), groups 2, bias) -> IF with [C, H, W]
+    parameters -> SumPool2d -> Conv2d ('same', groups 1) -> LIF [C, H, W] -> AvgPool2d (padding) ->
+    Flatten -> Affine -> LIF."""
+    rng = np.random.default_rng(11)
+    c1 = nir.Conv2d(input_shape=(6, 6), weight=_f32(rng.normal(0.3, 0.6, (4, 1, 3, 3))), stride=(2, 1),
+                    padding=(1, 2), dilation=(1, 2), groups=2, bias=_f32(rng.normal(0, 0.2, 4)))
+    if1 = _if((4, 3, 6), vth=0.8, v_reset=-0.3, r=1.0 / DT)
+    if1.v_threshold = _f32(rng.uniform(0.5, 1.2, (4, 3, 6)))
+    pool = nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0]))
+    c2 = nir.Conv2d(input_shape=(1, 3), weight=_f32(rng.normal(0.2, 0.7, (3, 4, 3, 3))), stride=1, padding="same",
+                    dilation=1, groups=1, bias=_f32(rng.normal(0, 0.2, 3)))
+    lif = nir.LIF(tau=np.full((3, 1, 3), 1.6 * DT), r=np.full((3, 1, 3), 1.2), v_leak=np.full((3, 1, 3), 0.05),
+                  v_threshold=_f32(rng.uniform(0.4, 0.9, (3, 1, 3))), v_reset=np.zeros((3, 1, 3)))
+    avg = nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([1, 1]), padding=np.array([1, 0]))
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([2, 6, 6])), "c1": c1, "if1": if1, "pool": pool, "c2": c2, "lif": lif,
+               "avg": avg, "flat": nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0),
+               "fc": _aff(rng, 3, 12, 2.0), "lif2": _lif(3, vth=0.5), "out": nir.Output(np.array([3]))},
+        edges=[("in", "c1"), ("c1", "if1"), ("if1", "pool"), ("pool", "c2"), ("c2", "lif"), ("lif", "avg"),
+               ("avg", "flat"), ("flat", "fc"), ("fc", "lif2"), ("lif2", "out")],
+        metadata={"dt": DT}, type_check=False)
+
+
+def conv1d_threshold() -> nir.NIRGraph:
+    """Conv1d (stride 2, padding 1, dilation 2, groups 2) -> Threshold [C, N] -> Scale -> Linear ->
+    I (integrator, graded, read directly) and CubaLI (graded, through a Linear), summed into the
+    Output."""
+    rng = np.random.default_rng(12)
+    conv = nir.Conv1d(input_shape=10, weight=_f32(rng.normal(0.3, 0.8, (4, 1, 3))), stride=2, padding=1,
+                      dilation=2, groups=2, bias=_f32(rng.normal(0, 0.2, 4)))
+    th = nir.Threshold(threshold=_f32(rng.uniform(0.2, 0.6, (4, 4))))
+    cubali = nir.CubaLI(tau_syn=np.array([1.5, 2.5, 1.2]) * DT, tau_mem=np.array([2.0, 3.0, 1.4]) * DT,
+                        r=np.array([1.2, 0.8, 1.0]), v_leak=np.array([0.1, -0.1, 0.0]), w_in=np.array([1.5, 0.7, 1.0]))
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([2, 10])), "conv": conv, "th": th,
+               "sc": nir.Scale(_f32(rng.uniform(0.5, 1.5, 16))), "lin": nir.Linear(_f32(rng.normal(0, 0.5, (3, 16)))),
+               "integ": nir.I(r=np.array([0.5, 1.0, 2.0]) / DT), "out": nir.Output(np.array([3])),
+               "lin2": nir.Linear(_f32(rng.normal(0, 0.5, (3, 16)))), "cubali": cubali,
+               "ro": nir.Linear(_f32(rng.normal(0, 1.0, (3, 3))))},
+        edges=[("in", "conv"), ("conv", "th"), ("th", "sc"), ("sc", "lin"), ("lin", "integ"), ("integ", "out"),
+               ("th", "lin2"), ("lin2", "cubali"), ("cubali", "ro"), ("ro", "out")],
+        metadata={"dt": DT}, type_check=False)
+
+
+def subtract_reset() -> nir.NIRGraph:
+    """Reset by subtraction (``metadata["reset"] = "subtract"``) in LIF, CubaLIF and IF, with strong
+    input so that membranes overshoot the threshold."""
+    rng = np.random.default_rng(13)
+    cuba = nir.CubaLIF(tau_syn=np.full(3, 2.0 * DT), tau_mem=np.full(3, 1.5 * DT), r=np.ones(3), v_leak=np.zeros(3),
+                       v_threshold=np.array([0.3, 0.5, 0.4]), v_reset=np.zeros(3), w_in=np.full(3, 2.0))
+    return nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([3])), "a": _aff(rng, 4, 3, 3.0, bias=0.5), "lif": _lif(4, vth=0.4),
+               "b": _aff(rng, 3, 4, 2.0), "cuba": cuba, "c": _aff(rng, 2, 3, 1.5),
+               "if": _if((2,), vth=0.7, r=1.0 / DT), "out": nir.Output(np.array([2]))},
+        edges=[("in", "a"), ("a", "lif"), ("lif", "b"), ("b", "cuba"), ("cuba", "c"), ("c", "if"), ("if", "out")],
+        metadata={"dt": DT, "reset": "subtract"})
+
+
+def multi_io() -> nir.NIRGraph:
+    """Two Inputs ([3] and [2, 2]) and two Outputs, one of them read straight from a LIF."""
+    rng = np.random.default_rng(14)
+    return nir.NIRGraph(
+        nodes={"x1": nir.Input(np.array([3])), "x2": nir.Input(np.array([2, 2])),
+               "f2": nir.Flatten(input_type={"input": np.array([2, 2])}, start_dim=0),
+               "a1": _aff(rng, 4, 3, 1.5), "a2": _aff(rng, 4, 4, 1.5, bias=0.0), "lif": _lif(4, vth=0.6),
+               "ro": _aff(rng, 2, 4, 1.0), "o1": nir.Output(np.array([2])), "o2": nir.Output(np.array([4]))},
+        edges=[("x1", "a1"), ("x2", "f2"), ("f2", "a2"), ("a1", "lif"), ("a2", "lif"), ("lif", "ro"),
+               ("ro", "o1"), ("lif", "o2")],
+        metadata={"dt": DT}, type_check=False)
+
+
+def nested() -> nir.NIRGraph:
+    """snnTorch's recurrent form: a nested NIRGraph (input, lif, w_rec, output) between two Affines,
+    flattened by ``sources.load_foreign`` into dotted names."""
+    from ucfdvs.neuro_runtime.sources import load_foreign
+
+    rng = np.random.default_rng(15)
+    sub = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "lif": _lif(4, vth=0.5, v_leak=0.05),
+                              "w_rec": _aff(rng, 4, 4, 0.6, bias=0.05), "output": nir.Output(np.array([4]))},
+                       edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    g = nir.NIRGraph(nodes={"in": nir.Input(np.array([3])), "fc1": _aff(rng, 4, 3, 1.5), "rec": sub,
+                            "fc2": _aff(rng, 2, 4, 1.0), "out": nir.Output(np.array([2]))},
+                     edges=[("in", "fc1"), ("fc1", "rec"), ("rec", "fc2"), ("fc2", "out")],
+                     metadata={"dt": DT}, type_check=False)
+    return load_foreign(g, source="nir", reset="zero")[0]
+
+
+def bias_gating() -> nir.NIRGraph:
+    """Strong biases three hops deep (Affine -> LIF -> Affine -> LIF -> Affine -> LIF): each layer
+    must stay at rest until its first input can arrive."""
+    rng = np.random.default_rng(16)
+    return _graph({"in": nir.Input(np.array([3])), "a0": _aff(rng, 4, 3, 1.0, bias=0.8), "l0": _lif(4, vth=0.5),
+                   "a1": _aff(rng, 4, 4, 1.0, bias=0.8), "l1": _lif(4, vth=0.5),
+                   "a2": _aff(rng, 2, 4, 1.0, bias=0.8), "l2": _lif(2, vth=0.5), "out": nir.Output(np.array([2]))},
+                  [("in", "a0"), ("a0", "l0"), ("l0", "a1"), ("a1", "l1"), ("l1", "a2"), ("a2", "l2"), ("l2", "out")])
+
+
 CASES: dict[str, Callable[[], nir.NIRGraph]] = {f.__name__: f for f in (
     lif_v_reset, lif_per_neuron, param_shapes, cubalif, li_chain, branching, recurrent, delayed,
-    delayed_per_channel, rest_values,
+    delayed_per_channel, rest_values, conv2d_pool, conv1d_threshold, subtract_reset, multi_io, nested, bias_gating,
 )}
 
 
@@ -234,6 +336,12 @@ EXECUTORS = [
 ]
 
 NOT_EXPRESSIBLE = {
+    ("interpreter", "multi_io"): "one Input and one Output",
+    ("streaming", "multi_io"): "one Input and one Output",
+    ("streaming", "conv2d_pool"): "no Conv, pooling, Flatten, IF",
+    ("streaming", "conv1d_threshold"): "no Conv, Threshold, I, CubaLI",
+    ("streaming", "subtract_reset"): "reset to v_reset only",
+    ("streaming", "nested"): "no dotted node names (torch parameters)",
     ("streaming", "delayed_per_channel"): "one delay per Delay node",
     ("streaming", "rest_values"): "no synapse -> synapse/Delay chains",
 }

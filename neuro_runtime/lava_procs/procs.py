@@ -8,7 +8,8 @@ Lava style: the Process says what, one ProcessModel per precision tag says how.
   ``a_in + d_in + bias`` (float) or the raw integers ``a_in`` and ``d_in`` (fixed) in ``[N, T]``
   buffers.  ``a_in`` takes Dense/DelayDense paths, ``d_in`` direct (zero-delay) wires.
 * :class:`RecLIF`: Lava's ``LIF`` plus a spike buffer ``spk`` ``[N, T]``; its models *are*
-  Lava's ``PyLifModelFloat`` / ``PyLifModelBitAcc`` with one extra line that stores the spikes.
+  Lava's ``PyLifModelFloat`` / ``PyLifModelBitAcc`` plus the spike record, a per-neuron
+  subtractive reset (``reset_sub``) and a per-neuron start step (``start_step``, bias gating).
 * :class:`GradedLI`: a leaky integrator that sends ``v`` (float) or ``v >> msg_shift`` (fixed) as a graded
   message and stores it in ``rec``; it reuses Lava's LIF sub-threshold code (no threshold).
 
@@ -193,15 +194,22 @@ class PyReadoutFixed(_ReadoutRun, PyLoihiProcessModel):
 
 class RecLIF(LIF):
     """Lava ``LIF`` with ``du``, ``dv``, ``vth`` per neuron (``[N]``) that also records its spikes
-    (Var ``spk`` ``[N, buf_len]`` or shared file)."""
+    (Var ``spk`` ``[N, buf_len]`` or shared file).
+
+    Two additions to Lava's LIF, per neuron: ``reset_sub`` (0: reset ``v`` to 0 at a spike, as
+    Lava; > 0: subtract it from ``v``, the subtractive reset Lava's LIF lacks) and ``start_step`` (the
+    sequence step before which the neuron holds ``u = v = 0`` and sends nothing: its arrival)."""
 
     def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, vth: np.ndarray, buf_len: int,
-                 io: dict | None = None, **kwargs) -> None:
+                 reset_sub: np.ndarray | float = 0, start: np.ndarray | int = 0, io: dict | None = None,
+                 **kwargs) -> None:
         super().__init__(shape=shape, buf_len=buf_len, io=io, **kwargs)
         vbuf = 1 if io is not None else buf_len
         self.du = Var(shape=shape, init=np.broadcast_to(du, shape).copy())
         self.dv = Var(shape=shape, init=np.broadcast_to(dv, shape).copy())
         self.vth = Var(shape=shape, init=np.broadcast_to(vth, shape).copy())
+        self.reset_sub = Var(shape=shape, init=np.broadcast_to(reset_sub, shape).copy())
+        self.start_step = Var(shape=shape, init=np.broadcast_to(start, shape).copy())
         self.spk = Var(shape=tuple(shape) + (vbuf,), init=0)
 
 
@@ -210,6 +218,21 @@ class _NeuronRun(_ShmIO):
 
     def _lava_step(self) -> np.ndarray:
         raise NotImplementedError
+
+    def _hold_gated(self) -> None:
+        """Neurons before their start step stay at rest."""
+        self.u[self._gated] = 0
+        self.v[self._gated] = 0
+
+    def spiking_activation(self) -> np.ndarray:
+        """Lava's activation, silenced before the start step."""
+        return self._lava_activation() & ~self._gated
+
+    def reset_voltage(self, spike_vector: np.ndarray) -> None:
+        """Lava's reset to 0, or ``v -= reset_sub`` where ``reset_sub > 0``; then the gate."""
+        sub = self.reset_sub > 0
+        self.v[:] = np.where(spike_vector, np.where(sub, self.v - self.reset_sub, 0), self.v)
+        self._hold_gated()
 
     def run_spk(self) -> None:
         buf = self.proc_params["buf_len"]
@@ -223,6 +246,7 @@ class _NeuronRun(_ShmIO):
         if k == 0:
             self.u[:] = 0
             self.v[:] = 0
+        self._gated = k < self.start_step
         out = self._lava_step()
         io = self._io()
         if io is None:
@@ -242,8 +266,10 @@ class PyRecLifModelFloat(_NeuronRun, AbstractPyLifModelFloat):
     du: np.ndarray = LavaPyType(np.ndarray, float)
     dv: np.ndarray = LavaPyType(np.ndarray, float)
     vth: np.ndarray = LavaPyType(np.ndarray, float)
+    reset_sub: np.ndarray = LavaPyType(np.ndarray, float)
+    start_step: np.ndarray = LavaPyType(np.ndarray, int)
     spk: np.ndarray = LavaPyType(np.ndarray, float)
-    spiking_activation = PyLifModelFloat.spiking_activation
+    _lava_activation = PyLifModelFloat.spiking_activation
 
     def _lava_step(self) -> np.ndarray:
         AbstractPyLifModelFloat.run_spk(self)
@@ -264,9 +290,11 @@ class PyRecLifModelBitAcc(_NeuronRun, AbstractPyLifModelFixed):
     du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
+    reset_sub: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    start_step: np.ndarray = LavaPyType(np.ndarray, int)
     spk: np.ndarray = LavaPyType(np.ndarray, np.int32)
     scale_threshold = PyLifModelBitAcc.scale_threshold
-    spiking_activation = PyLifModelBitAcc.spiking_activation
+    _lava_activation = PyLifModelBitAcc.spiking_activation
 
     def __init__(self, proc_params) -> None:  # noqa: ANN001 - Lava's signature
         super().__init__(proc_params)
@@ -285,7 +313,7 @@ class GradedLI(AbstractProcess):
 
     def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, bias_mant: np.ndarray,
                  bias_exp: np.ndarray | int = 0, msg_shift: np.ndarray | int = LI_MSG_SHIFT, buf_len: int,
-                 io: dict | None = None, name: str | None = None) -> None:
+                 start: np.ndarray | int = 0, io: dict | None = None, name: str | None = None) -> None:
         super().__init__(shape=shape, buf_len=buf_len, io=io, name=name)
         vbuf = 1 if io is not None else buf_len
         self.a_in = InPort(shape=shape)
@@ -297,6 +325,7 @@ class GradedLI(AbstractProcess):
         self.bias_mant = Var(shape=shape, init=bias_mant)
         self.bias_exp = Var(shape=shape, init=bias_exp)
         self.msg_shift = Var(shape=shape, init=np.broadcast_to(msg_shift, shape).copy())
+        self.start_step = Var(shape=shape, init=np.broadcast_to(start, shape).copy())
         self.rec = Var(shape=shape + (vbuf,), init=0)
 
 
@@ -308,11 +337,13 @@ class PyGradedLIFloat(_NeuronRun, AbstractPyLifModelFloat):
     du: np.ndarray = LavaPyType(np.ndarray, float)
     dv: np.ndarray = LavaPyType(np.ndarray, float)
     msg_shift: np.ndarray = LavaPyType(np.ndarray, int)
+    start_step: np.ndarray = LavaPyType(np.ndarray, int)
     rec: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _lava_step(self) -> np.ndarray:
         a_in_data = self.a_in.recv()
         self.subthr_dynamics(activation_in=a_in_data)
+        self._hold_gated()
         out = self.v.copy()
         self.s_out.send(out)
         return out
@@ -329,12 +360,14 @@ class PyGradedLIFixed(_NeuronRun, AbstractPyLifModelFixed):
     du: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     msg_shift: np.ndarray = LavaPyType(np.ndarray, np.int32)
+    start_step: np.ndarray = LavaPyType(np.ndarray, int)
     rec: np.ndarray = LavaPyType(np.ndarray, np.int32)
 
     def _lava_step(self) -> np.ndarray:
         a_in_data = self.a_in.recv()
         self.scale_bias()
         self.subthr_dynamics(activation_in=a_in_data)
+        self._hold_gated()
         out = np.right_shift(self.v, self.msg_shift)
         self.s_out.send(out)
         return out
