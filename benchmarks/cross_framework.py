@@ -5,9 +5,7 @@ own exporter, ``inputs.npy``, ``labels.npy``, ``library_counts.npy``, ``meta.jso
 graph through the runtime's API (:func:`neuro_runtime.load_network`, ``--flush`` so that the last
 input step reaches the output) on the same test samples: emulator float and fixed on all of them,
 Lava ``floating_pt`` and ``fixed_pt`` on the first ``--lava`` (default all).  Decision: the output
-channel with the most spikes (first on ties), in the library and in the runtime.  A network whose
-library resets by subtraction runs with reset to zero (the runtime does not execute subtraction
-yet); the table says so.
+channel with the most spikes (first on ties), in the library and in the runtime.  Each runs with its library's reset (``meta.json``).
 
     python -m ucfdvs.benchmarks.cross_framework [--digits DIR] [--lava N]
 """
@@ -40,14 +38,8 @@ def evaluate(folder: Path, lava: int | None) -> dict[str, Any]:
     lib_dec = np.load(folder / "library_counts.npy").argmax(1)
     reset = meta.get("reset", "zero")
     try:
-        try:
-            net = load_network(folder / "graph.nir", source=meta["source"], reset=reset)
-            entry["reset"] = reset
-        except UserError as exc:
-            if "subtraction" not in str(exc):
-                raise
-            net = load_network(folder / "graph.nir", source=meta["source"], reset="zero")
-            entry["reset"] = f"zero (library: {reset})"
+        net = load_network(folder / "graph.nir", source=meta["source"], reset=reset)
+        entry["reset"] = reset
     except UserError as exc:
         return {**entry, "status": f"refused: {str(exc).split(': ', 1)[-1]}"}
     out = next(iter(net.graph.outputs))

@@ -139,6 +139,7 @@ def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[st
     net = load_network(path, source="snntorch", reset="zero")
     rng = np.random.default_rng(0)
     x = (rng.random((samples, steps, 12)) < 0.1).astype(np.uint8)
+    net.quantize(calibration=x)  # fixed point: node scales from the float run's membrane ranges
     runs = {f"{b}_{p}": net.run(x if b == "emu" else x[:lava_samples], backend=b, precision=p, flush=True)
             for b, p in EXECUTORS}
     ref = runs["emu_float"]
@@ -188,7 +189,8 @@ def norse_cnn_run(path: Path, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.n
     return np.stack(outs), {n: np.stack(v).reshape(B, T, *v[0].shape) for n, v in rec.items()}
 
 
-def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2) -> dict[str, Any]:
+def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2,
+        executors: tuple[tuple[str, str], ...] = EXECUTORS) -> dict[str, Any]:
     """The Sinabs CNN against Norse's ``from_nir`` (see the module docstring)."""
     from ucfdvs.neuro_runtime import load_network
 
@@ -199,8 +201,9 @@ def cnn(paper: Path, samples: int = 16, steps: int = 100, lava_samples: int = 2)
         return {"status": "refused", "reason": str(exc)}
     rng = np.random.default_rng(0)
     x = (rng.random((samples, steps, 2, 34, 34)) < 0.05).astype(np.uint8)
+    net.quantize(calibration=x)  # fixed point: node scales from the float run's membrane ranges
     runs = {f"{b}_{p}": net.run(x if b == "emu" else x[:lava_samples], backend=b, precision=p, flush=True)
-            for b, p in EXECUTORS}
+            for b, p in executors}
     norse_out, norse_spikes = norse_cnn_run(path, x)
     o = next(iter(net.graph.outputs))
     k = int(net.graph.latency[o])

@@ -34,6 +34,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Sequence
 
 import nir
@@ -118,18 +119,17 @@ class Network:
         self.where = where
         self.source_warnings = list(source_warnings)
         try:
-            self.graph: RuntimeGraph = load_graph(nir_graph)
+            self.graph: RuntimeGraph = load_graph(nir_graph, reset=source.reset, reset_amount=source.reset_amount)
         except UserError as exc:
             raise UserError(str(exc), where) from None
         self.graph.source = source.path
-        nodes = nir_graph.nodes
-        self.input_shape = _shape(nodes[self.graph.input_name].input_type) or (self.graph.input_size,)
+        g = self.graph
+        self.input_shapes = {name: tuple(g.shapes.get(name) or (size,)) for name, (_, size) in g.inputs.items()}
+        self.input_shape = next(iter(self.input_shapes.values())) if len(self.input_shapes) == 1 else (g.input_size,)
         self.shapes: dict[str, tuple[int, ...]] = {}
-        for name in list(self.graph.neurons) + list(self.graph.outputs):
-            node = nodes[name]
-            shape = _shape(getattr(node, "output_type", None)) if not isinstance(node, nir.Output) else _shape(node.input_type)
-            size = self.graph.size(name)
-            self.shapes[name] = shape if int(np.prod(shape, dtype=np.int64)) == size else (size,)
+        for name in list(g.neurons) + list(g.outputs):
+            shape = tuple(g.shapes.get(name) or ())
+            self.shapes[name] = shape if shape and int(np.prod(shape, dtype=np.int64)) == g.size(name) else (g.size(name),)
         self._quant: QuantizedGraph | None = None
         self.quant_input_range: float | None = None
         self.quant_origin = ""
@@ -140,14 +140,15 @@ class Network:
         return dict(self.graph.latency)
 
     def flush_steps(self) -> int:
-        """Zero steps that let the last input step reach every Output (the largest latency)."""
-        return max((v for v in self.graph.latency.values() if v is not None), default=0)
+        """Zero steps that let every Output and neuron show its response to the last input step
+        (the largest hop offset)."""
+        return self.graph.flush_steps
 
     def check(self) -> str:
         """A readable summary: source conventions applied, dt, nodes, arrival steps, latency."""
         s = self.source
         lines = [f"{self.where}: source {s.source}, dt {s.dt:g} s ({s.dt_origin}), reset {s.reset}, "
-                 f"input {self.graph.input_name!r} {list(self.input_shape)}"]
+                 "inputs " + ", ".join(f"{n!r} {list(sh)}" for n, sh in self.input_shapes.items())]
         if s.flattened:
             lines.append(f"  flattened subgraphs: {', '.join(s.flattened)}")
         lines += [f"  note: {n}" for n in s.notes]
@@ -155,20 +156,24 @@ class Network:
         return "\n".join(lines)
 
     # -- fixed point -----------------------------------------------------------------------------
-    def quantize(self, calibration: np.ndarray | None = None, input_range: float | None = None) -> QuantizedGraph:
-        """Choose Loihi fixed-point parameters; the input scale from ``max |calibration|`` (an input
-        array as :meth:`run` takes it) or ``input_range``, else 1.0.  Kept for later fixed runs."""
+    def quantize(self, calibration: Any = None, input_range: float | None = None) -> QuantizedGraph:
+        """Choose Loihi fixed-point parameters, kept for later fixed runs.  ``calibration``: input
+        sequences as :meth:`run` takes them; the input scale comes from their largest ``|x|`` and
+        every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
+        without it the input scale comes from ``input_range`` (default 1.0) and node scales from
+        worst-case bounds."""
+        cal = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
             input_range = float(np.abs(cal).max()) or 1.0
-            self.quant_origin = "calibration input (max |x|)"
+            self.quant_origin = "calibration input (max |x|; node scales from its float run)"
         elif input_range is not None:
-            self.quant_origin = "given input range"
+            self.quant_origin = "given input range (node scales from bounds)"
         else:
-            input_range, self.quant_origin = 1.0, "default input range 1.0"
+            input_range, self.quant_origin = 1.0, "default input range 1.0 (node scales from bounds)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            self._quant = quantize(self.graph, input_range=input_range)
+            self._quant = quantize(self.graph, input_range=input_range, calibration=cal)
         self.quant_input_range = input_range
         return self._quant
 
@@ -178,24 +183,25 @@ class Network:
 
     # -- inputs ------------------------------------------------------------------------------------
     def check_input(self, x: Any, what: str = "input") -> np.ndarray:
-        """``[T, *input_shape]`` or ``[B, T, *input_shape]`` real array -> ``[B, T, C]`` float64."""
-        name, shape = self.graph.input_name, tuple(self.input_shape)
-        a = np.asarray(x)
-        if a.dtype.kind not in "biuf":
-            raise UserError(f"{what} has dtype {a.dtype}; the graph's Input {name!r} takes real numbers "
-                            "(bool, integer or float)")
-        k = len(shape)
-        if a.ndim == k + 1:
-            a = a[None]
-        if a.ndim != k + 2 or tuple(a.shape[2:]) != shape:
-            raise UserError(f"{what} has shape {list(np.shape(x))}; the graph's Input {name!r} takes "
-                            f"[T, {', '.join(map(str, shape))}] or [B, T, {', '.join(map(str, shape))}]")
-        if a.shape[1] == 0 or a.shape[0] == 0:
-            raise UserError(f"{what} has no time steps or no sequences (shape {list(np.shape(x))})")
-        out = a.reshape(a.shape[0], a.shape[1], -1).astype(np.float64)
-        if not np.all(np.isfinite(out)):
-            raise UserError(f"{what} contains NaN or infinite values")
-        return out
+        """Input sequences -> ``[B, T, C]`` float64 (``C`` = all Inputs' values concatenated).
+
+        ``x``: one real array ``[T, *input_shape]`` or ``[B, T, *input_shape]`` for a graph with one
+        Input, or a mapping ``{Input name: array}`` (one array per Input, equal ``B`` and ``T``)."""
+        g = self.graph
+        if isinstance(x, Mapping):
+            unknown = sorted(set(x) - set(self.input_shapes))
+            absent = sorted(set(self.input_shapes) - set(x))
+            if unknown or absent:
+                raise UserError(f"arrays {sorted(x)} do not match the graph's Input nodes {sorted(self.input_shapes)}")
+            parts = [_check_array(x[name], name, shape, f"{what} {name!r}") for name, shape in self.input_shapes.items()]
+            if len({p.shape[:2] for p in parts}) > 1:
+                raise UserError(f"{what}: the Inputs' arrays differ in batch or steps: "
+                                + ", ".join(f"{n} {list(p.shape[:2])}" for n, p in zip(self.input_shapes, parts)))
+            return np.concatenate(parts, axis=2)
+        if len(self.input_shapes) > 1:
+            raise UserError(f"the graph has {len(self.input_shapes)} Inputs {sorted(self.input_shapes)}: give one array "
+                            "per Input (an .npz, or a mapping)")
+        return _check_array(x, g.input_name, self.input_shape, what)
 
     # -- running -------------------------------------------------------------------------------------
     def run(self, x: Any, backend: str = "emu", precision: str = "float", record: Sequence[str] = ("spikes",),
@@ -305,8 +311,7 @@ class Network:
                     a_syn += wrap_int32(shift_exp(acc, exp))
             v_out = np.zeros((B, T, spec.size))
             fired = np.zeros((B, T, spec.size), dtype=bool)
-            start = getattr(spec, "start", 0)  # steps before its first input can arrive: initial state
-            reset_sub = getattr(spec, "reset_sub", None)  # None: reset to v_reset
+            start, reset_sub = spec.start, spec.reset_sub  # steps before its first input; None: reset to v_reset
             if q is None:
                 u = np.zeros((B, spec.size))
                 v = np.zeros((B, spec.size))
@@ -325,7 +330,7 @@ class Network:
                 u = np.zeros((B, spec.size), dtype=np.int64)
                 v = np.zeros((B, spec.size), dtype=np.int64)
                 a_all = wrap_int32(a_syn.astype(np.int64) + a_dir.astype(np.int64))
-                reset_q = getattr(qn, "reset_q", None)
+                reset_q = qn.reset_q
                 for t in range(start, T):
                     u, v = lif_fixed_update(u, v, a_all[:, t], qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
@@ -336,6 +341,26 @@ class Network:
                 run.v_scale[n] = float(qn.scale)
             if spec.spiking:
                 run.v_mismatch[n] = int(np.count_nonzero(fired != (rec.activity[n] != 0)))
+
+
+def _check_array(x: Any, name: str, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """One Input's array ``[T, *shape]`` or ``[B, T, *shape]`` of reals -> ``[B, T, prod(shape)]`` float64."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise UserError(f"{what} has dtype {a.dtype}; the graph's Input {name!r} takes real numbers "
+                        "(bool, integer or float)")
+    k = len(shape)
+    if a.ndim == k + 1:
+        a = a[None]
+    if a.ndim != k + 2 or tuple(a.shape[2:]) != tuple(shape):
+        raise UserError(f"{what} has shape {list(np.shape(x))}; the graph's Input {name!r} takes "
+                        f"[T, {', '.join(map(str, shape))}] or [B, T, {', '.join(map(str, shape))}]")
+    if a.shape[1] == 0 or a.shape[0] == 0:
+        raise UserError(f"{what} has no time steps or no sequences (shape {list(np.shape(x))})")
+    out = a.reshape(a.shape[0], a.shape[1], -1).astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise UserError(f"{what} contains NaN or infinite values")
+    return out
 
 
 def _v_reset(node: Any, size: int) -> np.ndarray:
@@ -368,25 +393,23 @@ def _stack(records: list[RunRecord]) -> RunRecord:
 def load_network(path_or_graph: str | Path | nir.NIRGraph, *, dt: float | None = None, reset: str | None = None,
                  source: str = "nir") -> Network:
     """Read a NIR file from any exporter (see :func:`neuro_runtime.sources.load_foreign`), validate
-    and lower it.  ``reset="subtract"`` (or an exporter whose default is subtraction, e.g. snnTorch)
-    is refused with a :class:`UserError` until the runtime executes subtractive reset: pass
-    ``reset="zero"`` to run such a network with reset to ``v_reset``."""
+    and lower it.  ``reset``: ``"zero"`` (to ``v_reset``) or ``"subtract"``; default the source
+    library's (snnTorch, Sinabs, Rockpool subtract), with the amount the library subtracts
+    (``SourceRecord.reset_amount``)."""
     if source not in SOURCES:
         raise UserError(f"unknown --source {source!r}; valid: {', '.join(SOURCES)}")
     where = str(path_or_graph) if isinstance(path_or_graph, (str, Path)) else "graph"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SourceWarning)
         graph, record = load_foreign(path_or_graph, source=source, dt=dt, reset=reset)
-    if record.reset == "subtract" and record.reset_amount:
-        how = "--reset subtract" if reset == "subtract" else f"{source}'s default reset (by subtraction)"
-        raise UserError(f"{how}: reset by subtraction is not executed by this runtime yet; pass --reset zero to "
-                        "run the network with reset to v_reset", where)
     return Network(graph, record, where, [str(w.message) for w in caught if issubclass(w.category, SourceWarning)])
 
 
-def load_inputs(path: str | Path, net: Network) -> np.ndarray:
-    """Read ``X.npy`` (one array) or ``X.npz`` (one array per named Input) for ``net``, checked;
-    returns it as ``[B, T, *input_shape]`` (a batch axis added to ``[T, *input_shape]``)."""
+def load_inputs(path: str | Path, net: Network) -> Any:
+    """Read ``X.npy`` (one array) or ``X.npz`` (one array per named Input) for ``net``, checked.
+
+    Returns the array as ``[B, T, *input_shape]`` (a batch axis added to ``[T, *input_shape]``), or
+    for an ``.npz`` a dict ``{Input name: [B, T, *shape]}``, as :meth:`Network.run` takes them."""
     p = Path(path)
     if not p.is_file():
         raise UserError("input file not found", p)
@@ -396,17 +419,13 @@ def load_inputs(path: str | Path, net: Network) -> np.ndarray:
         raise UserError(f"cannot read input array: {type(exc).__name__}: {exc}", p) from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
-            arrays = {k: data[k] for k in data.files}
-        inputs = [net.graph.input_name]
-        unknown = [k for k in arrays if k not in inputs]
-        absent = [k for k in inputs if k not in arrays]
-        if unknown or absent:
-            raise UserError(f"arrays {sorted(arrays)} do not match the graph's Input nodes {inputs}", p)
-        arr, what = arrays[inputs[0]], f"array {inputs[0]!r}"
+            arrays: Any = {k: data[k] for k in data.files}
     else:
-        arr, what = data, "input array"
+        arrays = data
     try:
-        net.check_input(arr, what)
+        net.check_input(arrays, "input array" if isinstance(arrays, np.ndarray) else "array")
     except UserError as exc:
         raise UserError(str(exc), p) from None
-    return arr if arr.ndim == len(net.input_shape) + 2 else arr[None]
+    if isinstance(arrays, dict):
+        return {k: (a if a.ndim == len(net.input_shapes[k]) + 2 else a[None]) for k, a in arrays.items()}
+    return arrays if arrays.ndim == len(net.input_shape) + 2 else arrays[None]

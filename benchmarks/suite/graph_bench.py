@@ -111,6 +111,8 @@ def run_graph_bench(
     if reference is not None:
         from ucfdvs.benchmarks.reference_models import load_reference
 
+        if isinstance(raw, dict):
+            raise UserError("--reference takes a graph with one Input (the source network's input)")
         ref_out = reference_outputs(load_reference(reference), raw, net, out_name)
     subset = spread(x.shape[0], lava_samples)
     net.quantize(calibration=raw)
@@ -120,7 +122,7 @@ def run_graph_bench(
     float_full = None
     for name in ("emu_float",) + tuple(b for b in BACKENDS if b in backends and b != "emu_float"):
         backend, precision = name.split("_")
-        xs = raw if backend == "emu" else raw[subset]
+        xs = raw if backend == "emu" else _take(raw, subset)
         run, err = _guard(lambda: net.run(xs, backend=backend, precision=precision, flush=flush))
         if name == "emu_float":
             float_full = run
@@ -166,6 +168,11 @@ def run_graph_bench(
         figures = write_plots(tmp, results)
         write_markdown(tmp / "report.md", results, figures)
     return results
+
+
+def _take(raw: Any, idx: np.ndarray) -> Any:
+    """Samples ``idx`` of an input array, or of each array of a ``{Input name: array}`` mapping."""
+    return {k: v[idx] for k, v in raw.items()} if isinstance(raw, dict) else raw[idx]
 
 
 def _subset_run(run, idx: np.ndarray):

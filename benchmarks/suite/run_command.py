@@ -70,7 +70,8 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
     report = network_report(net, run, constants, float_run)
     report["command"] = describe_machine()["command"]
     report["machine"] = describe_machine()
-    report["input"] = {"file": str(input_path), "shape": list(x.shape[:2]) + list(net.input_shape)}
+    report["input"] = {"file": str(input_path), "samples_steps": list(run.inputs.shape[:2]),
+                       "shapes": {k: list(v) for k, v in net.input_shapes.items()}}
     with atomic_dir(out, force=force) as tmp:
         np.savez_compressed(tmp / "outputs.npz", **run.outputs)
         if "spikes" in record:
