@@ -3,13 +3,13 @@ exported by snnTorch's own exporter, ready for ``ucfdvs bench --nir``.
 
 Writes into OUT: ``graph.nir`` (``snntorch.export_to_nir``), ``inputs.npy`` (test spike trains
 ``[360, 20, 64]`` uint8), ``labels.npy`` (``[360]``), ``model.pt`` (the trained module, for
-``--reference``).  The network is :mod:`benchmarks.digits_networks`' ``snntorch_ff_zero`` (Linear
-64-64 + Leaky, Linear 64-10 + Leaky, reset to zero: the runtime does not execute subtractive reset
-yet), trained with its recipe for ``--epochs`` epochs (about 10 s on one core).
+``--reference``).  The network is :mod:`benchmarks.digits_networks`' ``snntorch_ff`` (Linear 64-64
++ Leaky, Linear 64-10 + Leaky, snnTorch's default subtractive reset), trained with its recipe for
+``--epochs`` epochs (about 10 s on one core).
 
     python -m ucfdvs.benchmarks.digits_demo --out demo/digits [--epochs 15]
     ucfdvs bench --nir demo/digits/graph.nir --input demo/digits/inputs.npy --labels demo/digits/labels.npy \\
-        --reference demo/digits/model.pt --source snntorch --reset zero --out demo/bench-digits
+        --reference demo/digits/model.pt --source snntorch --flush --out demo/bench-digits
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ucfdvs.benchmarks.library_runs import run_snntorch
 from ucfdvs.benchmarks.reference_models import save_reference
 from ucfdvs.errors import UserError
 
-NAME = "snntorch_ff_zero"
+NAME = "snntorch_ff"
 
 
 def build_demo(out: Path, epochs: int = 15, force: bool = False) -> float:

@@ -16,17 +16,16 @@ from ucfdvs.neuro_runtime import examples
 
 @pytest.fixture(scope="module")
 def snntorch_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """snnTorch's Linear 64-64 + Leaky, Linear 64-10 + Leaky (reset to zero, no biases), exported by
-    snnTorch, with its module saved as a reference, 12 random spike trains and labels."""
+    """snnTorch's Linear 64-64 + Leaky, Linear 64-10 + Leaky (biases, snnTorch's default subtractive
+    reset), exported by snnTorch, with its module saved as a reference, 12 random spike trains and labels."""
     folder = tmp_path_factory.mktemp("snn")
     torch.manual_seed(0)
-    net = snntorch_nets()["snntorch_ff_zero"][0]
+    net = snntorch_nets()["snntorch_ff"][0]
     with torch.no_grad():
         for layer in (net.fc1, net.fc2):
             layer.weight.mul_(4.0)
-            layer.bias.zero_()
-    assert export("snntorch_ff_zero", net, False, folder / "graph.nir") is None
-    save_reference(folder / "model.pt", "snntorch_ff_zero", net)
+    assert export("snntorch_ff", net, False, folder / "graph.nir") is None
+    save_reference(folder / "model.pt", "snntorch_ff", net)
     rng = np.random.default_rng(0)
     np.save(folder / "x.npy", (rng.random((12, 15, 64)) < 0.3).astype(np.uint8))
     np.save(folder / "y.npy", rng.integers(0, 10, 12))
@@ -37,7 +36,7 @@ def test_bench_any_graph(run_cli, snntorch_net: Path, tmp_path: Path) -> None:
     f = snntorch_net
     out = tmp_path / "bench"
     code, stdout, err = run_cli("bench", "--nir", f / "graph.nir", "--input", f / "x.npy", "--labels", f / "y.npy",
-                                "--reference", f / "model.pt", "--source", "snntorch", "--reset", "zero", "--flush",
+                                "--reference", f / "model.pt", "--source", "snntorch", "--flush",
                                 "--lava-samples", "2", "--out", out)
     assert code == 0, err
     res = json.loads((out / "results.json").read_text())
@@ -49,7 +48,7 @@ def test_bench_any_graph(run_cli, snntorch_net: Path, tmp_path: Path) -> None:
     for name in ("lava_float", "lava_fixed"):  # Lava equals the emulator on its subset, bit for bit
         assert res["backends"][name]["samples"] == 2
         assert set(res["backends"][name]["spikes_equal_emulator"].values()) == {1.0}
-    # bias-free, reset to zero: snnTorch's own run is the runtime's shifted by one step per hop
+    # biases and subtractive reset: snnTorch's own run is the runtime's shifted by one step per hop
     ref = res["reference"]
     assert {k: v["agreement"] for k, v in ref["layers"].items()} == {"lif1": 1.0, "lif2": 1.0}
     assert {k: v["offset_steps"] for k, v in ref["layers"].items()} == {"lif1": 1, "lif2": 2}
@@ -73,7 +72,7 @@ def test_bench_any_graph_bad_input(run_cli, snntorch_net: Path, tmp_path: Path, 
 
     f = snntorch_net
     nir_path, x = f / "graph.nir", f / "x.npy"
-    args: list = ["--source", "snntorch", "--reset", "zero"]
+    args: list = ["--source", "snntorch"]
     if case == "labels":
         np.save(tmp_path / "y.npy", np.zeros(5, dtype=np.int64))
         args += ["--labels", tmp_path / "y.npy"]
