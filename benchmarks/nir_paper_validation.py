@@ -18,8 +18,7 @@
 * **CNN** (Sinabs export, reset to zero): random event inputs ``[2, 34, 34]``, 5 % density, 100
   steps, 16 samples, in the emulator and Lava, float and fixed, against Norse's ``from_nir`` of the
   same file run one sample at a time (its Flatten folds a batch axis); per IF layer spike agreement
-  after the hop offset, outputs and decisions.  Needs Conv2d, IF,
-  SumPool2d and Flatten in the runtime: until they land the file is refused and the entry says why.
+  after the hop offset, outputs and decisions (``--reset zero``: Norse's IAF resets to zero).
 
     python -m ucfdvs.benchmarks.nir_paper_validation [--paper ../shared/nir_paper] [--lava-samples 4]
 """
