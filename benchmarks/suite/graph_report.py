@@ -20,7 +20,7 @@ import numpy as np
 
 from ucfdvs.benchmarks.suite.constants import Constants
 from ucfdvs.benchmarks.suite.energy import loihi_energy, von_neumann_energy
-from ucfdvs.benchmarks.suite.neurobench_metrics import graph_parameters, neurobench_metrics
+from ucfdvs.benchmarks.suite.neurobench_metrics import neurobench_metrics
 from ucfdvs.benchmarks.suite.ops import OpCount, count_graph, graph_targets
 from ucfdvs.benchmarks.suite.report import NEUROBENCH_UNITS, fig, graph_messages, resources_figures
 from ucfdvs.benchmarks.suite.resources import loihi2_resources
@@ -29,8 +29,9 @@ SCHEMA = "ucfdvs-run/1"
 LOIHI_SOURCE = ("Davies et al. IEEE Micro 2018 Table 2 per-op energies (Loihi 1; none published for Loihi 2) x "
                 "counted ops; graded messages at the graded-op figure (constants table); a lower bound of "
                 "dynamic energy (see the README's calibration)")
-VN_SOURCE = ("Horowitz ISSCC 2014 45 nm: fp32 MAC 4.6 pJ x every weight every step (+ 2 per neuron update), "
-             "weights from DRAM {fetch}, state and activations from SRAM; no static power, no launch overhead")
+VN_SOURCE = ("Horowitz ISSCC 2014 45 nm: fp32 MAC 4.6 pJ x every connection every step (+ 2 per neuron update), "
+             "the stored weights from DRAM {fetch}, state and activations from SRAM; no static power, no launch "
+             "overhead")
 
 
 def json_default(obj: Any) -> Any:
@@ -101,8 +102,19 @@ def layer_figures(c: OpCount, samples: int) -> dict:
     return layers
 
 
-def energy_figures(graph, c: OpCount, samples: int, constants: Constants) -> dict:
-    """Loihi estimate (dynamic, and with static power) and the graph on a GPU/CPU, J per sample."""
+def stored_weights(nir_graph) -> int:
+    """Numbers a GPU/CPU stores for the graph's synapses: every ``weight`` and ``bias`` entry of
+    its NIR nodes (a convolution's kernel, not its unrolled matrix)."""
+    return int(sum(np.size(getattr(node, k)) for node in nir_graph.nodes.values() for k in ("weight", "bias")
+                   if getattr(node, k, None) is not None))
+
+
+def energy_figures(graph, c: OpCount, samples: int, constants: Constants, weight_words: int) -> dict:
+    """Loihi estimate (dynamic, and with static power) and the graph on a GPU/CPU, J per sample.
+
+    GPU/CPU: every connection (non-zero entry of the lowered synapse matrices: a convolution's
+    receptive fields, not its unrolled zeros) is a MAC at every step; ``weight_words`` (the stored
+    parameters) are read from DRAM every step at batch 1, once per step per batch offline."""
     targets = graph_targets(graph)
     messages = graph_messages(c, targets, graph.input_name)
     seconds = c.steps * graph.dt
@@ -121,11 +133,11 @@ def energy_figures(graph, c: OpCount, samples: int, constants: Constants) -> dic
     if stat["static"] is not None:
         out["loihi_with_static"] = per_sample(stat["total"], "estimated",
                                               f"dynamic + loihi_static_power_w x real time (steps x dt = {seconds:.4g} s)")
-    weights = graph_parameters(graph).weights
+    connections = int(sum(np.count_nonzero(t.matrix) for p in graph.projections for t in p.terms if t.delay > 0))
     batch = constants["von_neumann_offline_batch"]
     for key, fetches, how in (("von_neumann_batch1", c.steps, "every step (batch 1)"),
                               ("von_neumann_offline_batch", c.steps / batch, f"once per step per batch of {batch:.0f}")):
-        parts = von_neumann_energy(weights * c.steps, 0, c.neuron_updates, weights, fetches,
+        parts = von_neumann_energy(connections * c.steps, 0, c.neuron_updates, weight_words, fetches,
                                    graph.input_size * c.steps, constants)
         out[key] = per_sample(parts["total"], "estimated", VN_SOURCE.format(fetch=how))
     lo, vn = out["loihi"]["per_sample"]["value"], out["von_neumann_batch1"]["per_sample"]["value"]
@@ -202,7 +214,7 @@ def network_report(net, run, constants: Constants, float_run=None) -> dict:
                                "spikes/neuron/step (spiking layers)", "simulated"),
         },
         "resources": resources_figures(loihi2_resources(g, constants), constants),
-        "energy": energy_figures(g, c, samples, constants),
+        "energy": energy_figures(g, c, samples, constants, stored_weights(net.nir_graph)),
         "neurobench": {k: fig(v, NEUROBENCH_UNITS[k].replace("video", "sample"),
                               "measured" if k in ("Footprint", "ConnectionSparsity") else "simulated")
                        for k, v in nb.items()},
