@@ -193,10 +193,11 @@ def compare(out: Path, lava: int) -> dict[str, Any]:
         x, y = np.load(folder / "inputs.npy"), np.load(folder / "labels.npy")
         spikes = dict(np.load(folder / "library_spikes.npz"))
         args = (folder / "graph.nir", meta["source"])
-        entry["emu"] = compare_with_runtime(*args, x, y, spikes, meta["output_layer"])
+        reset = meta.get("reset")  # the library's reset (snntorch_ff_zero: zero, unlike snnTorch's default)
+        entry["emu"] = compare_with_runtime(*args, x, y, spikes, meta["output_layer"], reset=reset)
         if lava and entry["emu"]["status"] == "ran":
             entry["lava"] = compare_with_runtime(*args, x[:lava], y[:lava], {k: v[:lava] for k, v in spikes.items()},
-                                                 meta["output_layer"], backend="lava")
+                                                 meta["output_layer"], backend="lava", reset=reset)
         results[folder.name] = entry
     return results
 
