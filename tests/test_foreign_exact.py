@@ -28,10 +28,10 @@ def spike_input(seed: int = 0) -> np.ndarray:
 
 
 def assert_shifted_equal(path: Path, source: str, x: np.ndarray, lib: dict[str, np.ndarray],
-                         layers: dict[str, int]) -> None:
+                         layers: dict[str, int], reset: str | None = None) -> None:
     """Every layer's runtime spikes at step t + hops equal the library's at t, for every sample."""
     out = list(layers)[-1]
-    res = compare_with_runtime(path, source, x, np.zeros(B, dtype=np.int64), lib, out)
+    res = compare_with_runtime(path, source, x, np.zeros(B, dtype=np.int64), lib, out, reset=reset)
     assert res["status"] == "ran", res
     for name, hops in layers.items():
         layer = res["layers"][name]
@@ -68,20 +68,17 @@ def check_snntorch(tmp_path: Path, reset: str, bias: bool) -> None:
     x = spike_input()
     with torch.no_grad():
         _, lib = run_snntorch(net, torch.as_tensor(x))
-    assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2})
+    assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2}, reset=reset)
 
 
 def test_snntorch_reset_to_zero_is_exact(tmp_path: Path):
     check_snntorch(tmp_path, "zero", bias=False)
 
 
-@pytest.mark.xfail(strict=True, reason="subtractive reset lands with the primitives change")
 def test_snntorch_default_subtract_reset_is_exact(tmp_path: Path):
     check_snntorch(tmp_path, "subtract", bias=False)
 
 
-@pytest.mark.xfail(strict=True, reason="biases acting before a layer's first input arrives: "
-                                       "lands with the primitives change")
 def test_snntorch_with_biases_is_exact(tmp_path: Path):
     check_snntorch(tmp_path, "zero", bias=True)
 

@@ -55,6 +55,16 @@ def reference_run(graph: nir.NIRGraph, x: np.ndarray) -> tuple[dict, dict]:
         rest_memo[n] = r
         return r
 
+    # start step of each node: fewest steps from the Input (synapse node 1, Delay its smallest k)
+    start = {n: 0 for n, k in kind.items() if k == "Input"}
+    for _ in nodes:
+        for s_, d_ in graph.edges:
+            if s_ in start:
+                k = kind[d_]
+                cost = 1 if k in ("Affine", "Linear", "Scale") else (
+                    int(np.round(np.min(nodes[d_].delay) / dt)) if k == "Delay" else 0)
+                start[d_] = min(start.get(d_, 10**9), start[s_] + cost)
+
     T = x.shape[0]
     hist: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
     st: dict[str, dict] = {}
@@ -90,6 +100,8 @@ def reference_run(graph: nir.NIRGraph, x: np.ndarray) -> tuple[dict, dict]:
 
             if k == "Input":
                 y = x[t].astype(float)
+            elif k in ("LIF", "CubaLIF", "LI") and t < start[n]:  # before its first input: at rest
+                y = np.zeros(size_out(n))
             elif k == "Affine":
                 y = node.weight @ inp_at(t - 1) + node.bias if t > 0 else node.weight @ rest_in(n) + node.bias
             elif k == "Linear":
@@ -258,11 +270,19 @@ def _base(mid: dict | None = None, edges: list | None = None, meta: dict | None 
     return _graph(nodes, edges or [("in", "a"), ("a", "lif"), ("lif", "out")], meta)
 
 
-def test_bad_unsupported_node_type() -> None:
-    g = _base({"if": nir.IF(r=np.ones(2), v_threshold=np.ones(2))},
-              [("in", "a"), ("a", "if"), ("if", "lif"), ("lif", "out")])
-    msg = _err(g)
-    assert "'if'" in msg and "IF" in msg and "not supported" in msg
+def test_bad_unsupported_node_or_parameter() -> None:
+    """One line naming node, type and reason: a nested graph left unflattened, a parameter Loihi
+    cannot express, a convolution whose channels do not match its input."""
+    sub = nir.NIRGraph(nodes={"i": nir.Input(np.array([2])), "o": nir.Output(np.array([2]))}, edges=[("i", "o")])
+    msg = _err(_base({"sub": sub}, [("in", "a"), ("a", "sub"), ("sub", "lif"), ("lif", "out")]))
+    assert "'sub'" in msg and "NIRGraph" in msg and "flatten" in msg
+    msg = _err(_base({"th": nir.Threshold(np.array([0.5, -0.1])), "b": nir.Affine(np.eye(2), np.zeros(2))},
+                     [("in", "a"), ("a", "th"), ("th", "b"), ("b", "lif"), ("lif", "out")]))
+    assert "'th'" in msg and "Threshold" in msg and "> 0" in msg
+    conv = nir.Conv1d(input_shape=2, weight=np.ones((1, 3, 1)), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(1))
+    msg = _err(_base({"c": conv}, [("in", "c"), ("c", "lif"), ("lif", "out")]))
+    assert "'c' (Conv1d)" in msg and "does not fit" in msg
 
 
 def test_bad_missing_dt_and_bad_delay_and_tau() -> None:
@@ -347,7 +367,8 @@ def test_quantisation_overflow_warns_with_numbers() -> None:
 
 def test_lif_matches_spikingjelly_lifnode() -> None:
     """dt/tau = 1/1.6, r = 1, v_leak = v_reset = 0 is SpikingJelly LIFNode(tau=1.6, decay_input=True,
-    v_reset=0.) fed with the current the Affine delivers (W x[t-1] + b); only ties (>= vs >) differ."""
+    v_reset=0.) fed with the current W x[t] + b, one step later (the LIF starts at its arrival step 1,
+    so its bias does not act at step 0); only ties (>= vs >) could differ."""
     torch = pytest.importorskip("torch")
     neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
     rng = np.random.default_rng(11)
@@ -359,9 +380,10 @@ def test_lif_matches_spikingjelly_lifnode() -> None:
         edges=[("in", "a"), ("a", "lif"), ("lif", "out")], metadata={"dt": ex.DT})
     x = rng.uniform(0, 1, (B, T, n_in))
     rec = Emulator(load_graph(g)).run(x)
-    current = np.concatenate([np.zeros((B, 1, n_in)), x[:, :-1]], axis=1) @ w.T + b  # [B, T, n]
+    current = x[:, :-1] @ w.T + b  # [B, T-1, n]: SpikingJelly's own step t is the runtime's t + 1
     node = neuron.LIFNode(tau=1.6, decay_input=True, v_reset=0.0, v_threshold=1.0, step_mode="m")
     with torch.no_grad():
         sj = node(torch.from_numpy(current.transpose(1, 0, 2).copy())).numpy().transpose(1, 0, 2)
     assert sj.sum() > 20
-    np.testing.assert_array_equal(rec.spikes["lif"], sj)
+    np.testing.assert_array_equal(rec.spikes["lif"][:, 1:], sj)  # shifted by the one-hop offset, exactly
+    assert not rec.spikes["lif"][:, 0].any()  # the bias does not act before the input can arrive
