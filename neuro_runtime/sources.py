@@ -371,7 +371,6 @@ NORMALISERS: dict[str, Normaliser] = {
 }
 
 
-
 def check_time_step(nodes: dict[str, Any], dt: float) -> None:
     """Raise :class:`UserError` naming the first node with ``dt/tau > 1`` (or ``tau <= 0``)."""
     for name, node in nodes.items():
