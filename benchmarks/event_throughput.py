@@ -1,11 +1,15 @@
 """Throughput of the event-data layer: RAW decoding and frame integration, against installed alternatives.
 
-Decoding: `ucfdvs.events.read_raw` (EVT 3.0 and EVT 2.0) vs `expelliarmus` if it is importable.
+Decoding, all timed in one run on one core (the process pins itself to one CPU) and checked event by event:
+our numpy decoder (`read_raw(engine="numpy")`, the oracle), the default engine (`read_raw`: `evt3` for EVT 3.0
+with our conversion to `EVENT_DTYPE` and checks, our numpy decoder for EVT 2.0; "streamed": its `iter_raw`
+chunks consumed one by one as `extract` does, without concatenating them into one array), the `evt3` and `faery`
+libraries alone (their own arrays, no conversion or checks), and `expelliarmus` if it is importable.
 Integration: `ucfdvs.events.frames_by_count` / `frames_by_duration` vs SpikingJelly's
 `integrate_events_by_fixed_frames_number` / `integrate_events_by_fixed_duration`.
 Inputs: the real recordings in ../shared/data (when present) and a synthetic stream (default 5 M events).
 
-    python -m ucfdvs.benchmarks.event_throughput [--out benchmarks/results/event_throughput.json] [--events 5000000]
+    python -m ucfdvs.benchmarks.event_throughput [--out benchmarks/results/event_throughput.json] [--events 10000000]
         [--repeats 5]
 """
 
@@ -30,8 +34,10 @@ from ucfdvs.events import (
     Geometry,
     frames_by_count,
     frames_by_duration,
+    iter_raw,
     make_events,
     read_raw,
+    read_raw_header,
     write_evt3,
 )
 
@@ -111,21 +117,53 @@ def expelliarmus_reader() -> Callable[[Path, str], np.ndarray] | None:
     return read
 
 
+def evt3_alone(path: Path) -> tuple[np.ndarray, ...]:
+    """The `evt3` package's own arrays (t uint64, x, y, p) of a whole EVT 3.0 file."""
+    import evt3
+
+    events = evt3.decode_file(str(path))
+    return events.t, events.x, events.y, events.p
+
+
+def faery_alone(path: Path, encoding: str) -> np.ndarray:
+    """`faery`'s own event packets of a whole RAW file, concatenated (fields t, x, y, on)."""
+    from faery.extension import evt
+
+    geometry = read_raw_header(path).geometry
+    with evt.Decoder(str(path), tuple(geometry), encoding) as decoder:
+        return np.concatenate([packet["events"] for packet in decoder if "events" in packet])
+
+
+def _same(events: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> bool:
+    return bool(t.size == events.size and np.array_equal(t.astype(np.int64), events["t"])
+                and np.array_equal(x, events["x"]) and np.array_equal(y, events["y"])
+                and np.array_equal(p.astype(np.uint8), events["p"]))
+
+
 def bench_decode(name: str, path: Path, encoding: str, repeats: int) -> dict:
-    events, geometry = read_raw(path)
-    seconds = best_time(lambda: read_raw(path), repeats)
-    row = {
-        "input": name,
-        "encoding": encoding,
-        "events": int(events.size),
-        "bytes": path.stat().st_size,
-        "ucfdvs_seconds": seconds,
-        "ucfdvs_events_per_s": events.size / seconds,
+    """M events/s of every decoder on one file, timed in alternating rounds, and whether each equals the oracle."""
+    oracle, _ = read_raw(path, engine="numpy")
+    contenders: dict[str, Callable[[], object]] = {
+        "numpy": lambda: read_raw(path, engine="numpy"),
+        "default_engine": lambda: read_raw(path),
+        "default_engine_streamed": lambda: sum(chunk.size for chunk in iter_raw(path)),
+        "faery_alone": lambda: faery_alone(path, encoding),
     }
+    identical = {"default_engine": bool(np.array_equal(read_raw(path)[0], oracle))}
+    got = faery_alone(path, encoding)
+    identical["faery_alone"] = _same(oracle, got["t"], got["x"], got["y"], got["on"])
+    if encoding == "evt3":
+        contenders["evt3_alone"] = lambda: evt3_alone(path)
+        identical["evt3_alone"] = _same(oracle, *evt3_alone(path))
     other = expelliarmus_reader()
     if other is not None:
-        s = best_time(lambda: other(path, encoding), repeats)
-        row.update(expelliarmus_seconds=s, expelliarmus_events_per_s=events.size / s)
+        contenders["expelliarmus"] = lambda: other(path, encoding)
+    seconds = dict(zip(contenders, best_times(list(contenders.values()), repeats)))
+    row = {"input": name, "encoding": encoding, "events": int(oracle.size), "bytes": path.stat().st_size,
+           "identical_to_numpy_decoder": identical}
+    for key, value in seconds.items():
+        row[f"{key}_seconds"] = value
+        row[f"{key}_events_per_s"] = oracle.size / value
     return row
 
 
@@ -193,9 +231,11 @@ def bench_frames(name: str, events: np.ndarray, geometry: Geometry, repeats: int
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=results_dir() / "event_throughput.json")
-    parser.add_argument("--events", type=int, default=5_000_000, help="synthetic stream length")
+    parser.add_argument("--events", type=int, default=10_000_000, help="synthetic stream length")
     parser.add_argument("--repeats", type=int, default=5, help="timing rounds per case (best is kept)")
     args = parser.parse_args(argv)
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
     load_before = os.getloadavg()[0]
 
     decode_rows: list[dict] = []
@@ -230,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "numpy": np.__version__,
             "cpu": platform.processor(),
             "cpu_count": os.cpu_count(),
+            "pinned_to_cpu": core,
             "load_average_1min_before_after": [load_before, os.getloadavg()[0]],
         },
         "method": (
@@ -240,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
         "frames": frame_rows,
     }
     for row in decode_rows:
-        line = f"decode {row['input']:>18} {row['encoding']}: {row['events']:>9} ev  ucfdvs {row['ucfdvs_events_per_s'] / 1e6:7.1f} Mev/s"
-        if "expelliarmus_events_per_s" in row:
-            line += f"  expelliarmus {row['expelliarmus_events_per_s'] / 1e6:7.1f} Mev/s"
-        print(line)
+        rates = "  ".join(f"{key[:-len('_events_per_s')]} {value / 1e6:6.1f}" for key, value in row.items()
+                          if key.endswith("_events_per_s"))
+        print(f"decode {row['input']:>18} {row['encoding']}: {row['events']:>9} ev, M ev/s: {rates}  "
+              f"identical: {row['identical_to_numpy_decoder']}")
     for row in frame_rows:
         line = f"frames {row['input']:>18} {row['case']}: ucfdvs {row['ucfdvs_events_per_s'] / 1e6:7.1f} Mev/s"
         if "spikingjelly_events_per_s" in row:

@@ -13,7 +13,9 @@ switch one of those off: ``synapses="lava"`` (Lava's own Dense/DelayDense models
 silent steps between sequences), unaligned quantisation, and the unfused conversion (one
 population per NIR node, one process per synapse term, Lava's models).  Lava steps/s counts only
 sequences after the first (the first includes compiling and starting the runtime, reported as
-``first_run_s``); drain steps are included in the time, not in the step count.  Loading/resetting between sequences and
+``first_run_s``); drain steps are included in the time, not in the step count.
+``worker_overhead_s``: the rest of the call (starting the worker process, shipping records back,
+ending it; Lava's import there is in ``build_s``).  Loading/resetting between sequences and
 reading the records are reported per sequence; ``io="var"`` (Lava Var get/set) is measured once
 for comparison.  Emulator steps/s = batch x steps / wall time (sequence-steps/s).
 """
@@ -56,6 +58,8 @@ def bench_lava(rg, x, precision: str, fuse: bool, quant=None, io: str = "shm", s
         "reset_ms_per_sequence": round(1e3 * tm["reset_s"] / max(1, n_later), 2),
         "read_ms_per_sequence": round(1e3 * tm["read_s"] / x.shape[0], 2),
         "end_to_end_s": round(total, 3),
+        "worker_overhead_s": round(tm["worker_s"] - sum(tm[k] for k in ("build_s", "first_run_s", "run_s", "reset_s",
+                                                                         "read_s")), 3),
         "end_to_end_steps_per_s_after_first": round(
             tm["steps"] / (tm["run_s"] + tm["reset_s"] + tm["read_s"] * n_later / x.shape[0]), 2)
         if tm["run_s"] > 0 else None,
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         res["emulator_speedup"] = round(emu_sps / res["steps_per_s"], 1) if res["steps_per_s"] else None
         out["lava"].append(res)
         print(f"lava {precision:11s} {label:24s} io={io}: {res['n_processes']:2d} processes, "
-              f"{res['steps_per_s']} steps/s (first run incl. compile {res['first_run_s']} s; per sequence: "
+              f"{res['steps_per_s']} steps/s (first run incl. compile {res['first_run_s']} s; "
+              f"worker start/stop {res['worker_overhead_s']} s; per sequence: "
               f"reset/load {res['reset_ms_per_sequence']} ms, read {res['read_ms_per_sequence']} ms), "
               f"output diff vs emulator {err:.3g}, spike mismatches {mism} of {nsp} spikes, "
               f"emulator x{res['emulator_speedup']}")

@@ -23,7 +23,8 @@ import torch
 
 from ucfdvs.benchmarks.environment import results_dir
 from ucfdvs.export.convert import DEFAULT_BETA, DEFAULT_LOOKAHEAD, convert
-from ucfdvs.export.finetune import finetune, finetune_config, torch_threads
+from ucfdvs.export.finetune import finetune, finetune_config
+from ucfdvs.train.torch_threads import torch_threads
 from ucfdvs.export.nir_interpreter import NIRInterpreter
 from ucfdvs.export.streaming_msf import StreamingMSF
 from ucfdvs.export.to_nir import write_nir

@@ -54,7 +54,7 @@ def load_for_export(path: str | Path, lookahead: int | None, beta: float | None)
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from ucfdvs.export.finetune import torch_threads
+    from ucfdvs.train.torch_threads import torch_threads
     from ucfdvs.export.graph_view import draw_graph, node_table
     from ucfdvs.export.onnx_export import export_onnx
     from ucfdvs.export.to_nir import write_nir
@@ -86,7 +86,8 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> None:
-    from ucfdvs.export.finetune import finetune, finetune_config, torch_threads
+    from ucfdvs.export.finetune import finetune, finetune_config
+    from ucfdvs.train.torch_threads import torch_threads
     from ucfdvs.export.streaming_msf import save_streaming
     from ucfdvs.train.layout import FeatureLayout
 

@@ -30,9 +30,7 @@ Only this module imports Lava; it does so inside its functions.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -119,9 +117,11 @@ def _layer_scale(weight: torch.Tensor, threshold: float) -> int:
     return scale
 
 
-def _quiet_lava_exchange():
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from spikingjelly.activation_based import lava_exchange, neuron
+def _lava_exchange():
+    """SpikingJelly's lava_exchange (lava-dl's banners were printed, silenced, when
+    :mod:`train.model.neurons` first imported SpikingJelly)."""
+    from spikingjelly.activation_based import lava_exchange, neuron
+
     if getattr(lava_exchange, "slayer", None) is None:
         raise UserError("lava-dl (lava.lib.dl.slayer) cannot be imported; install lava-dl to export to Lava")
     return lava_exchange, neuron
@@ -131,7 +131,7 @@ def export_netx(model: SpikingBackbone, path: str | Path) -> NetxExport:
     """Write the backbone's conv stages as a netx HDF5 network (see the module docstring); returns what was written."""
     import h5py
 
-    lava_exchange, neuron = _quiet_lava_exchange()
+    lava_exchange, neuron = _lava_exchange()
     path = Path(path)
     names, scales, quantized = [], [], []
     threshold = model.config.v_threshold
@@ -148,8 +148,7 @@ def export_netx(model: SpikingBackbone, path: str | Path) -> NetxExport:
             lif = neuron.LIFNode(tau=TAU, decay_input=False, v_threshold=threshold, v_reset=0.0)
             scale = _layer_scale(weight, threshold)
             lif.lava_s_cale = scale
-            with contextlib.redirect_stdout(io.StringIO()):
-                block = lava_exchange.to_lava_block_conv(proxy, lif)
+            block = lava_exchange.to_lava_block_conv(proxy, lif)
             with torch.no_grad():  # slayer blocks learn their neuron shape from a first input [N, C, H, W, T]
                 shape = tuple(block(torch.zeros(1, *shape, 1)).shape[1:4])
             group = layers.create_group(str(index))

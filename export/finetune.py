@@ -9,11 +9,9 @@ the reference trainer (best frame AUC on the test split, evaluated every ``eval_
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import logging
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -25,18 +23,6 @@ from ucfdvs.train.sampling import BatchSampler
 from ucfdvs.train.trainer import TrainConfig, train_step
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = 1) -> Iterator[None]:
-    """Run with ``n`` intra-op threads (small per-step ops are much faster single-threaded,
-    especially on a shared machine), restoring the previous setting afterwards."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def finetune_config(**overrides: object) -> TrainConfig:

@@ -27,8 +27,6 @@ interpreter runs graphs with exactly one Output whose cycles close through a syn
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 from typing import Any
 
@@ -288,8 +286,7 @@ class NIRInterpreter:
     def _build(self) -> torch.fx.GraphModule:
         import nirtorch
 
-        with contextlib.redirect_stdout(io.StringIO()):
-            return nirtorch.nir_to_torch(self.graph, self._node_map(), dtype=self.dtype)
+        return nirtorch.nir_to_torch(self.graph, self._node_map(), dtype=self.dtype)
 
     def _prev_output_sources(self) -> set[str]:
         found = set()

@@ -8,9 +8,7 @@ longer than the window must be scored by a model exported with a larger ``--onnx
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import warnings
 from pathlib import Path
 
@@ -81,7 +79,7 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
                 setattr(parent, name, _TraceableLIF(child))
     features = torch.zeros(2, steps, model.feature_dim)
     lengths = torch.tensor([steps, max(1, steps // 2)])
-    with atomic_path(path) as tmp, warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
             _Wrapper(model), (features, lengths), str(tmp), input_names=["features", "lengths"],

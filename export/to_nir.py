@@ -10,8 +10,6 @@ Anything else is refused with a ``UserError`` naming the module.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -164,8 +162,7 @@ def read_nir(path: str | Path) -> Any:
     if not h5py.is_hdf5(path):
         raise UserError("not a NIR file (not HDF5)", path)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return nir.read(path)
+        return nir.read(path)
     except Exception as err:  # h5py/nir raise many types for damaged files
         first = (str(err).splitlines() or [type(err).__name__])[0]
         raise UserError(f"not a readable NIR file (truncated or damaged: {type(err).__name__}: {first})", path) from None

@@ -13,7 +13,9 @@ The contract is in :mod:`neuro_runtime.semantics`.  Public API::
 (``[T, N]`` per sequence, ``[B, T, N]`` batched; ``.split()``).  Example graphs:
 :mod:`neuro_runtime.examples`.
 
-Importing this package does not import Lava; ``run_lava`` / ``build_lava`` import it lazily.
+Importing this package does not import Lava.  ``run_lava`` runs Lava in a worker process of its
+own (:mod:`neuro_runtime.lava_worker`: the caller's start method, streams and children stay as they
+are); ``build_lava`` imports Lava in this process (it builds processes, nothing runs).
 """
 
 from __future__ import annotations

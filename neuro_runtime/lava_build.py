@@ -183,21 +183,30 @@ class LavaNetwork:
 
 
 def import_lava() -> None:
-    """Import Lava's runtime safely.
+    """Import Lava's runtime, leaving this process's multiprocessing start method as it was.
 
     lava-nc 0.10 calls ``multiprocessing.set_start_method('fork')`` (without ``force``) when its
     message infrastructure is first imported, which raises "context has already been set" if
-    anything (e.g. importing torch) fixed the start method before.  Clear it first; Lava then
-    sets 'fork' itself.
+    anything (e.g. importing torch) fixed the start method before.  The method is cleared for the
+    import and put back afterwards; Lava's processes use the default context, ``fork`` on Linux
+    unless this process chose another (Lava runs in a worker, :mod:`neuro_runtime.lava_worker`).
     """
     import multiprocessing as mp
     import sys
 
     if "lava.magma.runtime.message_infrastructure.multiprocessing" in sys.modules:
         return
-    if mp.get_start_method(allow_none=True) is not None:
-        mp.set_start_method(None, force=True)
-    import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+    before = mp.get_start_method(allow_none=True)
+    mp.set_start_method(None, force=True)
+    try:
+        import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+    finally:
+        mp.set_start_method(before, force=True)
+
+
+def io_root() -> str | None:
+    """Where shared-memory I/O folders go: ``/dev/shm`` if writable, else None (the temp folder)."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
 def _endpoint_id(kind: str, name: str) -> str:
@@ -207,13 +216,14 @@ def _endpoint_id(kind: str, name: str) -> str:
 def build_lava(
     graph: RuntimeGraph, precision: str = "floating_pt", *, quant: QuantizedGraph | None = None,
     fuse: bool = True, buf_len: int = 1, first_sequence: np.ndarray | None = None, io: str = "shm",
-    synapses: str = "fast",
+    synapses: str = "fast", io_root: str | None = None,
 ) -> LavaNetwork:
     """Build the Lava processes for ``graph`` (nothing runs yet).
 
     ``buf_len``: the longest sequence (steps); ``first_sequence`` ``[T, C]`` initialises the
     source buffer (Var I/O).  ``io``: ``"shm"`` (memory-mapped files; fast) or ``"var"`` (Lava
     Var get/set; slow for big populations).  ``synapses``: ``"fast"`` or ``"lava"`` (see above).
+    ``io_root``: the folder in which the shared-memory I/O folder is made (default: :func:`io_root`).
     """
     if io not in ("shm", "var"):
         raise UserError(f"io must be 'shm' or 'var', got {io!r}")
@@ -320,7 +330,7 @@ def build_lava(
         first_sequence = np.zeros((buf_len, g.input_size))
     net = LavaNetwork(g, precision, quant, buf_len, None, {}, pops, conns, synapses=synapses)
     try:
-        _make_processes(net, g, fixed, quant, pops, conns, direct, io, buf_len, first_sequence)
+        _make_processes(net, g, fixed, quant, pops, conns, direct, io, buf_len, first_sequence, io_root)
     except BaseException:
         net.close()
         raise
@@ -329,15 +339,14 @@ def build_lava(
 
 def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, pops: list[Pop],
                     conns: list[Conn], direct: list[tuple[str, str]], io: str, buf_len: int,
-                    first_sequence: np.ndarray) -> None:
+                    first_sequence: np.ndarray, root: str | None) -> None:
     from lava.proc.dense.process import Dense, DelayDense
     from lava.utils.weightutils import SignMode
 
     from ucfdvs.neuro_runtime.lava_procs import GradedLI, GradedSource, Readout, RecLIF
 
     if io == "shm":
-        base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        net.io_dir = tempfile.mkdtemp(prefix="neuro_runtime_", dir=base)
+        net.io_dir = tempfile.mkdtemp(prefix="neuro_runtime_", dir=root if root is not None else io_root())
         if net.synapses == "lava":
             net.silent_steps = max([1] + [int(c.delays[c.weights != 0].max()) for c in conns if c.weights.any()])
         files = {"ctrl": ((2,), np.int64), "in": ((buf_len, g.input_size), np.float64)}

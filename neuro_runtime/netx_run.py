@@ -4,7 +4,7 @@
 fixed point (``Loihi2SimCfg(select_tag='fixed_pt')``), resetting every layer's state every ``interval`` steps
 with netx's own per-layer offsets (``reset_offset=1``: a frame reaches the first layer one step after it is
 sent), and records each layer's spikes with a ring-buffer sink. The frame sent at step t of a window reaches
-layer k at step t + k + 1.
+layer k at step t + k + 1.  Lava runs in a worker process of its own (:mod:`neuro_runtime.lava_worker`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ from __future__ import annotations
 import contextlib
 import io
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+
+from ucfdvs.neuro_runtime.lava_build import import_lava
+from ucfdvs.neuro_runtime.lava_worker import call_in_worker
 
 
 def run_netx(path: str | Path, snippets: np.ndarray, interval: int = 16) -> list[np.ndarray]:
@@ -21,16 +25,24 @@ def run_netx(path: str | Path, snippets: np.ndarray, interval: int = 16) -> list
 
     Entry [i, s] is Lava step i * interval + s + 1 (Lava counts from 1); input frame t is sent at step s = t.
     """
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from lava.lib.dl import netx
-        from lava.magma.core.run_conditions import RunSteps
-        from lava.magma.core.run_configs import Loihi2SimCfg
-        from lava.proc.io.sink import RingBuffer as Sink
-        from lava.proc.io.source import RingBuffer as Source
-
     n, steps, channels, height, width = snippets.shape
     if steps > interval:
         raise ValueError(f"interval {interval} is shorter than the {steps} input frames")
+    return call_in_worker("ucfdvs.neuro_runtime.netx_run:run_here", path=str(path), snippets=snippets,
+                          interval=interval)
+
+
+def run_here(emit: Callable[[Any], None], path: str, snippets: np.ndarray, interval: int) -> list[np.ndarray]:
+    """:func:`run_netx` in this process (the worker; lava-dl's import prints banners: silenced here)."""
+    import_lava()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from lava.lib.dl import netx
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    n, steps, channels, height, width = snippets.shape
     net = netx.hdf5.Network(net_config=str(path), input_shape=(width, height, channels), reset_interval=interval,
                             reset_offset=1)
     total = n * interval

@@ -209,12 +209,17 @@ def V8(mask: int) -> int:
     return 0x5000 | mask
 
 
-def decode3(tmp_path: Path, words: list[int], **kwargs: object) -> np.ndarray:
+def decode3(tmp_path: Path, words: list[int], library: bool = True, **kwargs: object) -> np.ndarray:
+    """Rows of the numpy decoder, checked against the word-by-word reference at several chunk sizes and (with
+    `library`) against the `evt3` engine."""
     path = write_words(tmp_path / "s.raw", EVT3_HEADER, words)
-    events, _ = read_raw(path, **kwargs)
+    events, _ = read_raw(path, engine="numpy", **kwargs)
     assert np.array_equal(as_rows(events), reference_evt3(path, bool(kwargs.get("time_shift", False))))
     for chunk_words in (1, 2, 3):
-        assert np.array_equal(np.concatenate(list(iter_raw(path, chunk_words=chunk_words, **kwargs))), events)
+        chunks = iter_raw(path, chunk_words=chunk_words, engine="numpy", **kwargs)
+        assert np.array_equal(np.concatenate(list(chunks)), events)
+    if library:
+        assert np.array_equal(read_raw(path, **kwargs)[0], events)
     return as_rows(events)
 
 
@@ -233,9 +238,15 @@ def test_evt3_words_before_first_time_high_are_dropped(tmp_path: Path) -> None:
 def test_evt3_time_high_change_resets_low_and_wraps(tmp_path: Path) -> None:
     words = [TH(4094), TL(4000), Y(1), X(1), TH(4095), X(2), TL(7), X(3), TH(0), TL(5), X(4), TH(2048), X(5)]
     words += [TH(0), TL(1), X(6)]
-    rows = decode3(tmp_path, words)
+    rows = decode3(tmp_path, words, library=False)
     expected = [4094 << 12 | 4000, 4095 << 12, 4095 << 12 | 7, 1 << 24 | 5, 1 << 24 | 2048 << 12, 2 << 24 | 1]
     assert rows[:, 0].tolist() == expected
+    # evt3 counts a TIME_HIGH drop of exactly 2048 as time going back, not as a wrap (OpenEB: >= 2048 wraps);
+    # real recordings only wrap from 4095 to 0. The library engine then refuses the file.
+    with pytest.raises(UserError, match=r"s\.raw: event 5: t decreases"):
+        read_raw(tmp_path / "s.raw")
+    assert np.array_equal(read_raw(tmp_path / "s.raw", engine="numpy")[0][:5], read_raw(
+        write_words(tmp_path / "head.raw", EVT3_HEADER, words[:13]))[0])
 
 
 def test_evt3_time_shift_definition(tmp_path: Path) -> None:
@@ -247,19 +258,25 @@ def test_evt3_time_shift_definition(tmp_path: Path) -> None:
 
 def test_evt3_em_rows_and_other_words_are_skipped(tmp_path: Path) -> None:
     words = [TH(0), TL(0), 0x1000 | 5, X(3), 0xA001, 0xE014, 0xF123, 0xF456, 0x7001, Y(4), X(5)]
-    assert decode3(tmp_path, words).tolist() == [[0, 5, 4, 0]]
+    assert decode3(tmp_path, words, library=False).tolist() == [[0, 5, 4, 0]]
+    # evt3 skips the type-0x1 word (reserved in Prophesee's public EVT 3.0 specification) but not the events after it.
+    assert as_rows(read_raw(tmp_path / "s.raw")[0]).tolist() == [[0, 3, 0, 0], [0, 5, 4, 0]]
 
 
 def test_evt3_time_going_back_is_an_error(tmp_path: Path) -> None:
     path = write_words(tmp_path / "back.raw", EVT3_HEADER, [TH(5), TL(100), Y(3), X(10), TL(50), X(11)])
     offset = len(EVT3_HEADER) + 5 * 2
     with pytest.raises(UserError, match=rf"back\.raw: byte offset {offset}: event t decreases \(20530 < 20580\)"):
+        read_raw(path, engine="numpy")
+    with pytest.raises(UserError, match=r"back\.raw: event 1: t decreases \(20530 < 20580\)"):
         read_raw(path)
 
 
 def test_evt3_address_outside_geometry(tmp_path: Path) -> None:
     path = write_words(tmp_path / "wide.raw", EVT3_HEADER, [TH(0), TL(0), Y(3), X(1300)])
     with pytest.raises(UserError, match=r"wide\.raw: byte offset \d+: event x=1300 outside width 1280"):
+        read_raw(path, engine="numpy")
+    with pytest.raises(UserError, match=r"wide\.raw: event 0: x=1300 outside width 1280"):
         read_raw(path)
     path = write_words(tmp_path / "tall.raw", EVT3_HEADER, [TH(0), TL(0), Y(720), X(3)])
     with pytest.raises(UserError, match=r"tall\.raw: .*y=720 outside height 720"):

@@ -23,7 +23,7 @@ from ucfdvs.errors import UserError
 @pytest.fixture(autouse=True)
 def _one_thread():
     """Per-step streaming ops are far faster single-threaded (and the machine is shared)."""
-    from ucfdvs.export.finetune import torch_threads
+    from ucfdvs.train.torch_threads import torch_threads
 
     with torch_threads(1):
         yield

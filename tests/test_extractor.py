@@ -152,9 +152,12 @@ def test_bad_event_file_names_the_file(events_root, tiny_checkpoint, tmp_path, d
     with pytest.raises(UserError) as info:
         extract_features(root, tmp_path / "out", tiny_checkpoint, progress=False)
     message = str(info.value)
-    assert str(path) in message and "\n" not in message
+    assert message.startswith("1 of 14 videos failed") and str(path) in message and "\n" not in message
     assert ("no events" in message) if damage == "empty" else ("npz" in message)
-    assert not (tmp_path / "out").exists()
+    layout = FeatureLayout(tmp_path / "out")
+    written = sorted(p.name for p in layout.feature_dir.glob("*.npy"))
+    assert len(written) == 13 and f"{stem}.npy" not in written
+    assert not (tmp_path / "out" / "extractor_info.json").exists()
 
 
 def test_bad_checkpoint_names_the_file(events_root, tmp_path):

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import sys
 from pathlib import Path
 
 import nir
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip("lava.magma.core.run_configs")
 
@@ -30,23 +25,6 @@ def _roundtrip(tmp_path: Path, name: str, graph: nir.NIRGraph) -> Path:
 
 def _inputs(rg, b: int = 2, t: int = 24, seed: int = 3) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-0.2, 1.0, (b, t, rg.input_size))
-
-
-def _children() -> set[int]:
-    """PIDs of this process's live children (from /proc, independent of multiprocessing)."""
-    me = os.getpid()
-    out = set()
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me and fields[0] != "Z":
-            out.add(int(d))
-    return out
 
 
 @pytest.mark.parametrize("precision", ["floating_pt", "fixed_pt"])
@@ -159,28 +137,6 @@ def test_many_sequences_reset_between() -> None:
             np.testing.assert_allclose(rec.outputs["out"], emu.outputs["out"], atol=1e-12 if q is None else 0, rtol=0)
 
 
-@pytest.mark.parametrize("exc", [RuntimeError, KeyboardInterrupt])
-def test_no_lava_process_survives_an_exception(exc: type) -> None:
-    import glob
-
-    rg = load_graph(ex.recurrent_graph())
-    before = _children()
-    shm_before = set(glob.glob("/dev/shm/neuro_runtime_*")) | set(glob.glob("/tmp/neuro_runtime_*"))
-    seen: list[int] = []
-
-    def boom(i: int, rec) -> None:
-        seen.append(len(_children() - before))
-        raise exc("stop here")
-
-    with pytest.raises(exc, match="stop here"):
-        run_lava(rg, np.zeros((3, 5, 3)), "floating_pt", progress=True, on_sequence=boom)
-    assert seen and seen[0] > 0  # Lava was running child processes when the exception came
-    assert not [p for p in mp.active_children() if p.is_alive()]
-    assert _children() - before == set()
-    shm_after = set(glob.glob("/dev/shm/neuro_runtime_*")) | set(glob.glob("/tmp/neuro_runtime_*"))
-    assert shm_after <= shm_before  # the shared-memory files are gone too
-
-
 def test_fixed_delay_beyond_loihi_limit_is_refused() -> None:
     g = ex.delayed_graph()
     g.nodes["d1"].delay = np.full(4, 70 * ex.DT)
@@ -189,53 +145,6 @@ def test_fixed_delay_beyond_loihi_limit_is_refused() -> None:
 
     with pytest.raises(UserError, match="70 steps.*6-bit"):
         build_lava(rg, "fixed_pt", buf_len=4)
-
-
-def test_ctrl_c_on_the_process_group_leaves_no_process(tmp_path: Path) -> None:
-    """SIGINT to the whole process group (what a terminal's Ctrl-C does) while Lava runs."""
-    import signal
-    import subprocess
-    import time
-
-    script = tmp_path / "run.py"
-    script.write_text(
-        "import numpy as np\n"
-        "from ucfdvs.neuro_runtime import load_graph, run_lava\n"
-        "from ucfdvs.neuro_runtime.examples import recurrent_graph\n"
-        "rg = load_graph(recurrent_graph())\n"
-        "try:\n"
-        "    run_lava(rg, np.random.rand(200, 300, 3), 'floating_pt', progress=False,\n"
-        "             on_sequence=lambda i, r: print('running', flush=True))\n"
-        "except KeyboardInterrupt:\n"
-        "    print('interrupted', flush=True)\n"
-    )
-    p = subprocess.Popen([sys.executable, str(script)], start_new_session=True, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert p.stdout.readline().strip() == "running"
-
-        def group() -> set[int]:
-            out = set()
-            for d in os.listdir("/proc"):
-                if d.isdigit():
-                    try:
-                        with open(f"/proc/{d}/stat") as f:
-                            fields = f.read().rsplit(")", 1)[1].split()
-                    except OSError:
-                        continue
-                    if int(fields[3]) == p.pid and fields[0] != "Z":
-                        out.add(int(d))
-            return out
-
-        assert len(group()) > 2  # the script and its Lava children
-        os.killpg(p.pid, signal.SIGINT)
-        rest = p.communicate(timeout=60)[0]
-        assert "interrupted" in rest
-        time.sleep(0.5)
-        assert group() == set()
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
 
 
 def test_heterogeneous_neuron_parameters_in_one_population() -> None:

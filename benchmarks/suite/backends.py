@@ -174,7 +174,8 @@ def run_graph(name: str, graph, videos: list[Video], progress: bool = False) -> 
     if qinfo:
         run.extra["quantization"] = qinfo
     if backend == "lava":
-        run.notes.append("wall time includes building and compiling the Lava network")
+        run.notes.append("wall time includes starting the Lava worker process and building and compiling "
+                         "the Lava network")
         emu = run_videos(graph, videos, "emu", precision, quant, progress=False)
         diff = max(float(np.abs(e.scores - run.scores[e.stem]).max()) for e in emu) if emu else 0.0
         same = all(np.array_equal(e.spikes[p], r.spikes[p]) for e, r in zip(emu, runs) for p in e.spikes)

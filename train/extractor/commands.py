@@ -37,7 +37,8 @@ def cmd_extract(args: argparse.Namespace) -> None:
     from ucfdvs.train.extractor.extract import extract_features
 
     summary = extract_features(args.events, args.out, args.checkpoint, extractor=args.extractor,
-                               modality=args.modality, force=args.force, progress=True)
+                               modality=args.modality, force=args.force, progress=True, workers=args.workers,
+                               scheduler=args.scheduler)
     print(json.dumps(summary, indent=2))
 
 
@@ -64,9 +65,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     extract = commands.add_parser("extract", help="write one spiking feature per snippet in the official feature layout")
     extract.add_argument("--events", required=True, help="event dataset root (events/<Video>_x264.npz, splits, GT)")
-    extract.add_argument("--out", required=True, help="feature dataset root to create")
+    extract.add_argument("--out", required=True, help="feature dataset root (created, or resumed: finished videos are skipped)")
     extract.add_argument("--checkpoint", help="extractor checkpoint (default: EVENTS/extractor.pt)")
     extract.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
     extract.add_argument("--modality", default=DEFAULT_MODALITY, help="features_video/<extractor>/<modality> (default %(default)s)")
-    extract.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    extract.add_argument("--workers", type=int, default=1,
+                         help="local Dask worker processes, one video each at a time (default 1: in this process)")
+    extract.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run on an existing Dask cluster instead (e.g. tcp://host:8786; outputs and inputs on "
+                              "a shared file system)")
+    extract.add_argument("--force", action="store_true",
+                         help="extract every video again (and write into a non-empty folder)")
     extract.set_defaults(func=cmd_extract)

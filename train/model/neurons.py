@@ -13,15 +13,34 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
+import sys
 from typing import Iterator
 
 import torch
 from torch import nn
 
-# SpikingJelly imports lava-dl when it is installed, and both print banners at import time.
-with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-    from spikingjelly.activation_based import neuron, surrogate
+
+def _import_spikingjelly_without_lava() -> None:
+    """Import SpikingJelly with its optional lava-dl probe answered "absent".
+
+    ``spikingjelly.activation_based.base`` tries ``import lava.lib.dl.slayer`` for its 'lava' backend, which
+    training never uses; lava-dl's import takes seconds and prints banners (through ``print``, no logging to
+    configure). Unless the caller has imported lava-dl already, the probe sees a ``None`` entry in
+    ``sys.modules`` for the duration of SpikingJelly's import only; the entry is removed afterwards, so a later
+    ``import lava.lib.dl.slayer`` works as usual.
+    """
+    blocked = "lava.lib.dl.slayer" not in sys.modules
+    if blocked:
+        sys.modules["lava.lib.dl.slayer"] = None  # type: ignore[assignment]
+    try:
+        import spikingjelly.activation_based.base  # noqa: F401
+    finally:
+        if blocked:
+            del sys.modules["lava.lib.dl.slayer"]
+
+
+_import_spikingjelly_without_lava()
+from spikingjelly.activation_based import neuron, surrogate  # noqa: E402
 
 TAU = 1.6
 

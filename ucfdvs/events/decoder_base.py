@@ -34,6 +34,11 @@ class RawDecoderBase:
 
     def _check(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, word: np.ndarray, byte_offset: int) -> None:
         """Raise `UserError` with the byte offset of the first event whose time goes back or is off-sensor."""
+        if t.size == 0:
+            return
+        if (t[0] >= self.last_t and int(x.max()) < self.geometry.width and int(y.max()) < self.geometry.height
+                and not np.any(t[1:] < t[:-1])):
+            return
         violation = find_violation(t, x, y, self.geometry, self.last_t if self.last_t >= 0 else None)
         if violation is not None:
             i, what = violation

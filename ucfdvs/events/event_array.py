@@ -79,6 +79,48 @@ def find_violation(
     return i, f"y={int(y[i])} outside height {geometry.height}"
 
 
+class StreamCheck:
+    """Validates consecutive chunks of one event stream as `validate_events` does the whole array.
+
+    Call it on each [N] `EVENT_DTYPE` chunk in order; it raises `UserError` naming `path` and the index of the
+    first offending event in the whole stream (time going back across chunks included). `finish()` raises if
+    no chunk held an event.
+    """
+
+    def __init__(self, geometry: Geometry, path: str | Path | None = None) -> None:
+        self.geometry = geometry
+        self.path = path
+        self.count = 0
+        self.last_t: int | None = None
+
+    def __call__(self, events: np.ndarray) -> None:
+        self.check_fields(events["t"], events["x"], events["y"], events["p"])
+
+    def check_fields(self, t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> None:
+        """The same check on the four fields of a chunk as separate equal-length arrays (t in us, any integer
+        dtype that orders as the final times). One reduction per field; the offending event is searched only when
+        one fails."""
+        n = int(t.size)
+        if n == 0:
+            return
+        fine = (self.last_t is None or int(t[0]) >= self.last_t) and int(x.max()) < self.geometry.width
+        fine = fine and int(y.max()) < self.geometry.height and int(p.max()) <= 1
+        if not (fine and (n == 1 or not np.any(t[1:] < t[:-1]))):
+            t = t.astype(np.int64)
+            violation = find_violation(t, x, y, self.geometry, self.last_t)
+            if violation is not None:
+                raise UserError(f"event {self.count + violation[0]}: {violation[1]}", self.path)
+            i = int(np.flatnonzero(p > 1)[0])
+            raise UserError(f"event {self.count + i}: polarity p={int(p[i])} is not 0 or 1", self.path)
+        self.last_t = int(t[-1])
+        self.count += n
+
+    def finish(self) -> None:
+        """Raise `UserError` if the stream held no events."""
+        if self.count == 0:
+            raise UserError("no events", self.path)
+
+
 def validate_events(events: np.ndarray, geometry: Geometry, path: str | Path | None = None) -> None:
     """Check an event array; raise `UserError` naming `path` and the first offending event.
 

@@ -59,11 +59,14 @@ class Evt2Decoder(RawDecoderBase):
         ev_pos = np.flatnonzero(typ <= CD_ON)
         w = words[ev_pos]
         to = th_ord[ev_pos]
-        high = pick_state(th_val, to, self.high)
-        loop = pick_state(th_loop, to, self.loop)
-        t = loop * _TIME_LOOP + (high << 6) + ((w >> 22) & 0x3F).astype(np.int64) - self.shift
-        x = ((w >> 11) & 0x7FF).astype(np.int64)
-        y = (w & 0x7FF).astype(np.int64)
+        t = pick_state(th_val, to, self.high) << 6
+        t += (w >> 22) & 0x3F
+        if th_loop.size and th_loop[-1] != self.loop or self.loop:
+            t += pick_state(th_loop, to, self.loop) * _TIME_LOOP
+        if self.shift:
+            t -= self.shift
+        x = ((w >> 11) & 0x7FF).astype(np.uint16)
+        y = (w & 0x7FF).astype(np.uint16)
         self._check(t, x, y, ev_pos, byte_offset)
         events = np.empty(ev_pos.size, dtype=EVENT_DTYPE)
         events["t"] = t

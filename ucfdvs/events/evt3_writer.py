@@ -8,7 +8,8 @@ Metavision's decoder expects) when there are at least five of them, all distinct
 sensor; otherwise as one EVT_ADDR_X word each. The encoding is vectorised with numpy.
 
 Within one timestamp the writer orders events by (y, p, x); that order is what the reader returns. Times must
-be >= 0 and sorted; gaps of 2**23 us or more are bridged with extra TIME_HIGH words so wraps decode exactly.
+be >= 0 and sorted; long gaps are bridged with extra TIME_HIGH words so
+wraps decode exactly, with OpenEB's rule and with `evt3`'s.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import numpy as np
 
 from ucfdvs.atomic import atomic_path
 from ucfdvs.errors import UserError
-from ucfdvs.events.event_array import Geometry, validate_events
+from ucfdvs.events.event_array import Geometry, StreamCheck, validate_events
 from ucfdvs.events.evt3 import ADDR_X, ADDR_Y, TIME_HIGH, TIME_LOW, VECT_12, VECT_8, VECT_BASE_X
 
 _VECTOR_SPAN = 32
 _MIN_VECTOR_EVENTS = 5
-_MAX_HIGH_STEP = 1 << 11
+_LADDER = np.array([0, 2047, 4094, 4095], dtype=np.int64)
+"""TIME_HIGH values (modulo 4096) a long time step passes through: steps of at most 2047, wraps from 4095 to 0."""
 _CHUNK_EVENTS = 1 << 20
 
 
@@ -47,6 +49,26 @@ class _EncoderState:
     high: int = -1
     low: int = -1
     y: int = -1
+
+
+def _time_high_ladder(prev: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """TIME_HIGH values (absolute, t >> 12) that lead from `prev` [n] to `high` [n] (prev < high), per step.
+
+    The ladder is every value in (prev, high) that is 0, 2047, 4094 or 4095 modulo 4096, then `high`: steps are
+    at most 2047 and the 12-bit word wraps only from 4095 to 0, which OpenEB (a drop >= 2048) and `evt3` (a drop
+    >= 4094, as real sensors produce) both decode as a wrap. Returns (count [n], values [count.sum()] grouped
+    by step in increasing order).
+    """
+    first, last = prev // 4096, (high - 1) // 4096
+    n_candidates = 4 * (last - first + 1)
+    step = np.repeat(np.arange(prev.size), n_candidates)
+    j = np.arange(step.size) - np.repeat(np.cumsum(n_candidates) - n_candidates, n_candidates)
+    candidate = 4096 * (first[step] + j // 4) + _LADDER[j % 4]
+    keep = (candidate > prev[step]) & (candidate < high[step])
+    step = np.concatenate([step[keep], np.arange(prev.size)])
+    values = np.concatenate([candidate[keep], high])
+    order = np.lexsort((values, step))
+    return np.bincount(step, minlength=prev.size), values[order]
 
 
 def _encode(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, width: int, state: _EncoderState) -> np.ndarray:
@@ -74,9 +96,11 @@ def _encode(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, width: i
         prev_high[0] = state.high
     prev_low[0], prev_y[0] = state.low, state.y
 
-    # Words in front of each event: TIME_HIGH ladder (steps of at most 2048 so wraps decode) + TIME_LOW, ADDR_Y.
+    # Words in front of each event: TIME_HIGH ladder (`_time_high_ladder`) + TIME_LOW, ADDR_Y.
     new_high = high != prev_high
-    n_high = np.where(new_high, -(-(high - prev_high) // _MAX_HIGH_STEP), 0)
+    th = np.flatnonzero(new_high)
+    n_high = np.zeros(n, dtype=np.int64)
+    n_high[th], values = _time_high_ladder(prev_high[th], high[th])
     n_low = (new_high | (low != prev_low)).astype(np.int64)
     n_y = (y != prev_y).astype(np.int64)
 
@@ -103,10 +127,7 @@ def _encode(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, width: i
     words = np.empty(int(counts.sum()) + len(prefix), dtype=np.int64)
     words[: len(prefix)] = prefix
 
-    th = np.flatnonzero(n_high)
     k = np.arange(int(n_high.sum())) - np.repeat(np.cumsum(n_high[th]) - n_high[th], n_high[th]) + 1
-    th_event = np.repeat(th, n_high[th])
-    values = np.minimum(prev_high[th_event] + _MAX_HIGH_STEP * k, high[th_event])
     words[np.repeat(offset[th], n_high[th]) + k - 1] = (TIME_HIGH << 12) | (values & 0xFFF)
     pos = offset + n_high
     tl = np.flatnonzero(n_low)
@@ -145,23 +166,55 @@ def _reader_order(events: np.ndarray, geometry: Geometry) -> np.ndarray:
     return events[order]
 
 
+class Evt3Writer:
+    """Write an EVT 3.0 RAW file chunk by chunk (bounded memory), atomically: the file appears at `path` only
+    when the `with` block ends without error.
+
+    Each chunk ([N] `EVENT_DTYPE`, t >= 0 in us) must continue the previous ones in time (checked with
+    `StreamCheck`, errors name the event index in the whole stream); events with equal times are ordered by
+    (y, p, x) within their chunk, which is the order the reader returns them in.
+    """
+
+    def __init__(self, path: str | Path, geometry: Geometry) -> None:
+        self.path = Path(path)
+        self.geometry = Geometry(int(geometry[0]), int(geometry[1]))
+        if self.geometry.width > 2048 or self.geometry.height > 2048:
+            raise UserError(f"EVT 3.0 addresses at most 2048x2048 pixels, not {self.geometry.width}x"
+                            f"{self.geometry.height}", self.path)
+        self.check = StreamCheck(self.geometry, self.path)
+        self.state = _EncoderState()
+        self._atomic = atomic_path(self.path)
+        self._file = None
+
+    def __enter__(self) -> "Evt3Writer":
+        tmp = self._atomic.__enter__()
+        self._file = open(tmp, "wb")
+        self._file.write(_header(self.geometry))
+        return self
+
+    def write(self, events: np.ndarray) -> None:
+        """Append one time-sorted chunk."""
+        if self.check.count == 0 and events.size and int(events["t"][0]) < 0:
+            raise UserError(f"event 0: negative time {int(events['t'][0])} us cannot be written to EVT 3.0", self.path)
+        self.check(events)
+        ordered = _reader_order(events, self.geometry)
+        for start in range(0, ordered.size, _CHUNK_EVENTS):
+            part = ordered[start : start + _CHUNK_EVENTS]
+            _encode(part["t"], part["x"], part["y"], part["p"], self.geometry.width, self.state).tofile(self._file)
+
+    def __exit__(self, kind, value, traceback) -> bool:
+        self._file.close()
+        if kind is None:
+            self.check.finish()
+        return bool(self._atomic.__exit__(kind, value, traceback))
+
+
 def write_evt3(path: str | Path, events: np.ndarray, geometry: Geometry) -> None:
     """Write time-sorted events ([N] `EVENT_DTYPE`, t >= 0 in us) as an EVT 3.0 RAW file, atomically.
 
     `read_raw(path)` returns the same events, ordered by (t, y, p, x) within each timestamp.
     """
     path = Path(path)
-    geometry = Geometry(int(geometry[0]), int(geometry[1]))
-    if geometry.width > 2048 or geometry.height > 2048:
-        raise UserError(f"EVT 3.0 addresses at most 2048x2048 pixels, not {geometry.width}x{geometry.height}", path)
-    validate_events(events, geometry, path)
-    if int(events["t"][0]) < 0:
-        raise UserError(f"event 0: negative time {int(events['t'][0])} us cannot be written to EVT 3.0", path)
-    ordered = _reader_order(events, geometry)
-    state = _EncoderState()
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(_header(geometry))
-            for start in range(0, ordered.size, _CHUNK_EVENTS):
-                part = ordered[start : start + _CHUNK_EVENTS]
-                _encode(part["t"], part["x"], part["y"], part["p"], geometry.width, state).tofile(f)
+    validate_events(events, Geometry(int(geometry[0]), int(geometry[1])), path)
+    with Evt3Writer(path, geometry) as writer:
+        writer.write(events)
