@@ -5,8 +5,8 @@ spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % densit
 samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
 density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
 (their ``graph.nir`` and test ``inputs.npy``, first 64 samples).  Each graph is loaded with
-:func:`neuro_runtime.sources.load_foreign`, quantised twice (worst-case bounds; calibrated on a
-separate input set of the same kind) and run in the float and fixed-point emulators
+:func:`neuro_runtime.sources.load_foreign`, quantised four ways (worst-case bounds or calibrated
+on a separate input set of the same kind; one or two weight planes) and run in the float and fixed-point emulators
 (:func:`neuro_runtime.fixed_agreement.fixed_agreement`; the emulator's fixed point is
 bit-identical to Lava ``fixed_pt``).
 
@@ -71,7 +71,10 @@ def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray]) -> d
         cal = cal.reshape(cal.shape[0], cal.shape[1], -1)
         row: dict[str, Any] = {"neurons": sum(s.size for s in rg.neurons.values()), "reset": rg.reset,
                                "samples": int(x.shape[0]), "steps": int(x.shape[1])}
-        for mode, kw in (("bounds", {"input_range": float(np.abs(x).max()) or 1.0}), ("calibrated", {"calibration": cal})):
+        bound = {"input_range": float(np.abs(x).max()) or 1.0}
+        modes = (("bounds", bound), ("calibrated", {"calibration": cal}),
+                 ("two_planes", {**bound, "weight_planes": 2}), ("two_planes_calibrated", {"calibration": cal, "weight_planes": 2}))
+        for mode, kw in modes:
             t0 = time.perf_counter()
             rep = fixed_agreement(rg, x, **kw)
             row[mode] = {**rep.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
@@ -92,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             continue
         row = measure(path, kw, inputs)
         results["graphs"][name] = row
-        for mode in ("bounds", "calibrated"):
+        for mode in ("bounds", "calibrated", "two_planes", "two_planes_calibrated"):
             r = row[mode]
             layers = ", ".join(f"{k} {v['agreement']:.4f} ({v['float_spikes']}/{v['fixed_spikes']})"
                                for k, v in r["layers"].items() if v["rel_rms"] is None)
