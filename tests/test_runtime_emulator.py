@@ -387,3 +387,27 @@ def test_lif_matches_spikingjelly_lifnode() -> None:
     assert sj.sum() > 20
     np.testing.assert_array_equal(rec.spikes["lif"][:, 1:], sj)  # shifted by the one-hop offset, exactly
     assert not rec.spikes["lif"][:, 0].any()  # the bias does not act before the input can arrive
+
+
+def test_calibrated_quantisation_keeps_the_state_from_wrapping() -> None:
+    """A CubaLIF driven by 200 strong inputs (the lava-dl failure in small): the worst-case bounds
+    stop lowering the scale at their floor and the 24-bit state wraps (fixed point far from
+    float); ``quantize(calibration=x)`` sizes the scale from the measured range instead."""
+    from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
+
+    n_in, dt = 200, 1e-3
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([n_in])), "a": nir.Affine(rng.choice([-50.0, 50.0], (4, n_in)), np.zeros(4)),
+               "lif": nir.CubaLIF(tau_syn=np.full(4, 10 * dt), tau_mem=np.full(4, 4 * dt), r=np.ones(4),
+                                  v_leak=np.zeros(4), v_threshold=np.full(4, 2.0), v_reset=np.zeros(4), w_in=np.ones(4)),
+               "out": nir.Output(np.array([4]))},
+        edges=[("in", "a"), ("a", "lif"), ("lif", "out")], metadata={"dt": dt})
+    rg = load_graph(g)
+    x = (rng.random((2, 40, n_in)) < 0.5).astype(float)
+    with pytest.warns(Warning, match="24-bit"):
+        bounds = fixed_agreement(rg, x, input_range=1.0)
+    calibrated = fixed_agreement(rg, x, calibration=x)
+    assert bounds.layers["lif"].float_spikes >= 100
+    assert bounds.worst_spike_agreement < 0.8
+    assert calibrated.worst_spike_agreement == 1.0, calibrated.layers
