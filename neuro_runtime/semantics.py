@@ -138,6 +138,10 @@ Per neuron population a scale ``S`` (v_fixed ~= S * v') is chosen by
              truncates the LSB in MIXED sign mode)
     u: 24-bit wrap, v: clipped to +-(2**23 - 1) (exactly Lava's code).
 
+With ``quantize(weight_planes=2)`` every synapse layer has a second process whose 8-bit weights
+(own exponent) carry the first one's residual; both add into the same ``a_in``.  Scales come from
+worst-case bounds, or from a float run on calibration inputs (``quantize(calibration=x)``).
+
 A graded Input is quantised to ``round(x * S_in)`` with ``S_in = 2**k`` chosen so that
 ``input_range`` fits ``input_bits`` (default 14; the message itself may use 24 bits); a fixed LI
 sends ``v >> msg_shift`` (6 unless the quantiser's exponent alignment raised it).  fixed_pt refuses zero-delay paths into neurons and paths longer than 64 steps
