@@ -411,3 +411,49 @@ def test_calibrated_quantisation_keeps_the_state_from_wrapping() -> None:
     assert bounds.layers["lif"].float_spikes >= 100
     assert bounds.worst_spike_agreement < 0.8
     assert calibrated.worst_spike_agreement == 1.0, calibrated.layers
+
+
+def test_timing_api_and_several_inputs() -> None:
+    """``offset`` / ``latency`` / ``flush_steps`` and ``pack_inputs`` on a two-Input graph."""
+    g = nir.NIRGraph(
+        nodes={"x1": nir.Input(np.array([3])), "x2": nir.Input(np.array([2, 2])),
+               "f": nir.Flatten(input_type={"input": np.array([2, 2])}, start_dim=0),
+               "a1": nir.Affine(np.ones((2, 3)), np.zeros(2)), "a2": nir.Affine(np.ones((2, 4)), np.zeros(2)),
+               "lif": _lif(), "b": nir.Affine(np.eye(2), np.zeros(2)), "lif2": _lif(),
+               "o1": nir.Output(np.array([2])), "o2": nir.Output(np.array([2]))},
+        edges=[("x1", "a1"), ("x2", "f"), ("f", "a2"), ("a1", "lif"), ("a2", "lif"), ("lif", "o1"),
+               ("lif", "b"), ("b", "lif2"), ("lif2", "o2")],
+        metadata={"dt": ex.DT}, type_check=False)
+    rg = load_graph(g)
+    assert rg.inputs == {"x1": (0, 3), "x2": (3, 4)} and rg.input_size == 7
+    assert rg.latency == {"o1": 1, "o2": 2} and rg.offset("lif2") == 2 and rg.flush_steps == 2
+    x = rg.pack_inputs({"x1": np.ones((5, 3)), "x2": np.full((5, 2, 2), 2.0)})
+    assert x.shape == (1, 5, 7) and x[0, 0, 3] == 2.0
+    with pytest.raises(UserError, match="input 'x2' has shape"):
+        rg.pack_inputs({"x1": np.ones((5, 3)), "x2": np.ones((5, 4))})
+    with pytest.raises(UserError, match="missing"):
+        rg.pack_inputs({"x1": np.ones((5, 3))})
+
+
+NIR_PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "nir_paper"
+
+
+@pytest.mark.skipif(not (NIR_PAPER / "cnn_sinabs.nir").exists(), reason="../shared/nir_paper absent")
+def test_nir_paper_cnn_runs_in_the_emulator_as_in_the_interpreter() -> None:
+    """The Sinabs CNN (Conv2d, IF [C, H, W], SumPool2d, Flatten, Affine): the emulator (exact conv
+    matrices) and the nirtorch interpreter (torch's conv and pooling) fire identically."""
+    torch = pytest.importorskip("torch")
+    from ucfdvs.export.nir_interpreter import NIRInterpreter
+    from ucfdvs.neuro_runtime.sources import load_foreign
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g, _ = load_foreign(NIR_PAPER / "cnn_sinabs.nir", source="sinabs")
+    rg = load_graph(g)
+    assert rg.latency == {"output": 7} and rg.neurons["1"].size == 16 * 16 * 16
+    x = (np.random.default_rng(0).random((1, 10, rg.input_size)) < 0.1).astype(float)
+    ref = Emulator(rg).run(x)
+    _, rec = NIRInterpreter(g).run(torch.from_numpy(x))
+    for n in rg.neurons:
+        np.testing.assert_array_equal(rec[n].numpy(), ref.activity[n], err_msg=n)
+    assert ref.activity["12"].sum() > 0
