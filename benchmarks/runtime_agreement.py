@@ -53,7 +53,7 @@ def compare_with_runtime(
         warnings.simplefilter("always")
         try:
             graph, record = load_foreign(nir_path, source=source, dt=dt, reset=reset)
-            rg = load_graph(graph, reset=record.reset, reset_amount=record.reset_amount)
+            rg = load_graph(graph, reset_amount=record.reset_amount)
         except UserError as exc:
             return {"status": "refused", "stage": "load", "reason": str(exc)}
     result: dict[str, Any] = {

@@ -27,7 +27,7 @@ CONVENTIONS = (
     "one step = dt = one snippet; synapse nodes (Affine, Linear, Scale) delay one step: y[t] = W u[t-1] + b, y[0] = b; "
     "Delay(k dt): y[t] = u[t-k]; edges into a node sum; LIF/LI: forward Euler v[t] = v[t-1] + (dt/tau)(v_leak - v[t-1] + r I[t]), "
     "spike when v > v_threshold (strict), reset to v_reset (reset to value, not subtract), LIF v[-1] = v_reset, LI v[-1] = 0; neurons update and spike "
-    "in the step their input arrives; Output = value arriving at step t (logit; apply the sigmoid outside the graph); "
+    "in the step their input arrives and hold v[-1] (silent) before their arrival step; Output = value arriving at step t (logit; apply the sigmoid outside the graph); "
     "score of snippet i = sigmoid(output[i + latency])"
 )
 

@@ -365,11 +365,11 @@ def _infer_shapes(nodes: Mapping[str, Any], types: Mapping[str, str], edges: Seq
 
     def derived(name: str, node: Any, t: str, ish: tuple[int, ...]) -> tuple[int, ...]:
         if t in ("Conv1d", "Conv2d"):
-            m, shape = conv_matrix(name, node.weight, ish, node.stride, node.padding, node.dilation, node.groups)
+            m, shape = conv_matrix(f"'{name}' ({t})", node.weight, ish, node.stride, node.padding, node.dilation, node.groups)
             mats[name] = m
             return shape
         if t in ("SumPool2d", "AvgPool2d"):
-            m, shape = pool_matrix(name, ish, node.kernel_size, node.stride, node.padding, t == "AvgPool2d")
+            m, shape = pool_matrix(f"'{name}' ({t})", ish, node.kernel_size, node.stride, node.padding, t == "AvgPool2d")
             mats[name] = m
             return shape
         if t == "Flatten":

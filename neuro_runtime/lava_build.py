@@ -275,11 +275,15 @@ def build_lava(
     qproj = {qp.name: qp for qp in quant.projections} if fixed else {}
     for p in g.projections:
         qp = qproj.get(p.name)
-        qterms = {t.delay: t.wq for t in qp.terms} if qp else {}
-        for t in p.terms:
+        # fixed point: one weight plane (8-bit mantissas, one exponent), or two (weight_planes=2)
+        planes = [({t.delay: t.wq for t in qp.terms}, qp.weight_exp, qp.sign_mode)] if qp else [({}, 0, None)]
+        if qp and qp.lo_terms:
+            planes.append(({t.delay: t.wq for t in qp.lo_terms}, qp.lo_exp, qp.lo_sign_mode))
+        for t, (qterms, exp, mode) in ((t, pl) for t in p.terms for pl in planes):
             if t.delay == 0:
-                (s_ep, _, _, _), (d_ep, _, _, _) = ep_slices(p.src)[0], ep_slices(p.dst)[0]
-                direct.append((s_ep, d_ep))
+                if qterms is planes[0][0]:
+                    (s_ep, _, _, _), (d_ep, _, _, _) = ep_slices(p.src)[0], ep_slices(p.dst)[0]
+                    direct.append((s_ep, d_ep))
                 continue
             mat = qterms[t.delay].astype(np.float64) if fixed else t.matrix
             for s_ep, s_idx, s_pidx, s_n in ep_slices(p.src):
@@ -293,13 +297,13 @@ def build_lava(
                     dl[np.ix_(d_pidx, s_pidx)] = t.delay
                     key: tuple = (s_ep, d_ep, p.graded)
                     if fixed:
-                        key += (qp.weight_exp, qp.sign_mode)
+                        key += (exp, mode)
                     if not fuse:
                         key += (p.name, t.delay, len(conns))
                     # a right shift of a sum is not the sum of right shifts: layers with a negative
                     # exponent may share a process only where no (row, delay) slot mixes layers
-                    _place(conns, key, s_ep, d_ep, w, dl, p.graded, qp, p.name,
-                           exclusive_rows=fixed and qp.weight_exp < 0, delay=t.delay)
+                    _place(conns, key, s_ep, d_ep, w, dl, p.graded, exp, mode, p.name,
+                           exclusive_rows=fixed and exp < 0, delay=t.delay)
 
     # ---- everything must hang together: Lava runs the source's connected component only ----
     src_ep = _endpoint_id("in", g.input_name)
@@ -431,7 +435,8 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
 
 
 def _place(conns: list[Conn], key: tuple, s_ep: str, d_ep: str, w: np.ndarray, dl: np.ndarray,
-           graded: bool, qp: Any, layer: str, exclusive_rows: bool = False, delay: int = 1) -> None:
+           graded: bool, exp: int, mode: str | None, layer: str, exclusive_rows: bool = False,
+           delay: int = 1) -> None:
     """Put a block into the first compatible connection of the same key whose entries are free
     (and, with ``exclusive_rows``, whose (row, delay) slots are not used by another layer)."""
     nz = w != 0
@@ -447,7 +452,7 @@ def _place(conns: list[Conn], key: tuple, s_ep: str, d_ep: str, w: np.ndarray, d
         if c.exclusive:
             c.row_owner.update({rd: layer for rd in rows})
         return
-    c = Conn(s_ep, d_ep, key, w, dl, graded, qp.weight_exp if qp else 0, qp.sign_mode if qp else None, {layer})
+    c = Conn(s_ep, d_ep, key, w, dl, graded, exp, mode, {layer})
     c.exclusive = exclusive_rows
     c.row_owner = {rd: layer for rd in rows} if exclusive_rows else {}
     conns.append(c)

@@ -31,7 +31,7 @@ def _pair(name: str, what: str, value: Any, dims: int) -> tuple[int, ...]:
     if a.size == 1:
         a = np.repeat(a, dims)
     if a.size != dims:
-        raise UserError(f"node '{name}': {what} {a.tolist()} must have {dims} value(s)")
+        raise UserError(f"node {name}: {what} {a.tolist()} must have {dims} value(s)")
     return tuple(int(x) for x in a)
 
 
@@ -42,7 +42,7 @@ def _padding(name: str, value: Any, kernel: tuple[int, ...], dilation: tuple[int
             return tuple((0, 0) for _ in kernel)
         if value == "same":
             return tuple(((d * (k - 1)) // 2, d * (k - 1) - (d * (k - 1)) // 2) for k, d in zip(kernel, dilation))
-        raise UserError(f"node '{name}': padding {value!r} is not 'same', 'valid' or a number")
+        raise UserError(f"node {name}: padding {value!r} is not 'same', 'valid' or a number")
     p = _pair(name, "padding", value, len(kernel))
     return tuple((x, x) for x in p)
 
@@ -53,14 +53,14 @@ def conv_matrix(name: str, weight: np.ndarray, in_shape: tuple[int, ...], stride
     w = np.asarray(weight, dtype=np.float64)
     dims = w.ndim - 2
     if dims not in (1, 2):
-        raise UserError(f"node '{name}': convolution weight must be 3-D or 4-D, got shape {w.shape}")
+        raise UserError(f"node {name}: convolution weight must be 3-D or 4-D, got shape {w.shape}")
     if len(in_shape) != dims + 1:
-        raise UserError(f"node '{name}': input shape {list(in_shape)} does not fit a {dims}-D convolution")
+        raise UserError(f"node {name}: input shape {list(in_shape)} does not fit a {dims}-D convolution")
     groups = int(np.asarray(groups).reshape(-1)[0]) if np.size(groups) else 1
     c_out, c_g = w.shape[:2]
     c_in = in_shape[0]
     if groups < 1 or c_out % groups or c_g * groups != c_in:
-        raise UserError(f"node '{name}': weight {list(w.shape)} with groups={groups} does not take "
+        raise UserError(f"node {name}: weight {list(w.shape)} with groups={groups} does not take "
                         f"{c_in} input channels")
     kernel = w.shape[2:]
     s = _pair(name, "stride", stride, dims)
@@ -69,7 +69,7 @@ def conv_matrix(name: str, weight: np.ndarray, in_shape: tuple[int, ...], stride
     space = in_shape[1:]
     out_sp = tuple((n + pb + pa - dd * (k - 1) - 1) // ss + 1 for n, (pb, pa), dd, k, ss in zip(space, pads, d, kernel, s))
     if min(out_sp) < 1:
-        raise UserError(f"node '{name}': input {list(in_shape)} is smaller than the kernel {list(kernel)}")
+        raise UserError(f"node {name}: input {list(in_shape)} is smaller than the kernel {list(kernel)}")
     # every (o, out position, c, kernel offset) combination, vectorised
     o, c, *ks = np.meshgrid(np.arange(c_out), np.arange(c_g), *[np.arange(k) for k in kernel], indexing="ij")
     o, c, ks = o.reshape(-1), c.reshape(-1), [k.reshape(-1) for k in ks]
@@ -101,7 +101,7 @@ def pool_matrix(name: str, in_shape: tuple[int, ...], kernel: Any, stride: Any, 
                 average: bool) -> tuple[np.ndarray, tuple[int, ...]]:
     """SumPool2d / AvgPool2d as ``(M [N_out, N_in], out_shape)`` on ``[C, H, W]``."""
     if len(in_shape) != 3:
-        raise UserError(f"node '{name}': 2-D pooling needs a [C, H, W] input, got {list(in_shape)}")
+        raise UserError(f"node {name}: 2-D pooling needs a [C, H, W] input, got {list(in_shape)}")
     k = _pair(name, "kernel_size", kernel, 2)
     s = _pair(name, "stride", stride if np.size(stride) else k, 2)
     c = in_shape[0]

@@ -89,6 +89,9 @@ class QProjection:
     weight_exp: int
     sign_mode: str  # "MIXED" | "EXCITATORY" | "INHIBITORY"
     terms: list[QTerm]
+    lo_terms: list[QTerm] = field(default_factory=list)  # second plane: the residual, own exponent
+    lo_exp: int = 0
+    lo_sign_mode: str = "MIXED"
 
 
 @dataclass
@@ -201,7 +204,7 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256,
+    horizon: int = 256, weight_planes: int = 1,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -213,8 +216,15 @@ def quantize(
     scale is chosen so that ``CALIBRATION_MARGIN`` times the largest ``|u|`` and ``|v|`` seen fits
     the 24-bit state (and ``input_range`` becomes their largest ``|x|``), instead of worst-case
     bounds.  ``horizon``: steps a non-leaky integrator (I, IF) is assumed to integrate for its
-    worst-case bound when no calibration is given.
+    worst-case bound when no calibration is given.  ``weight_planes=2``: every synapse layer gets a
+    second Lava synapse process carrying the residual of its 8-bit weights (8 more bits, its own
+    exponent, 8 lower): ~15-bit weights for twice the synapse processes; exponent alignment is
+    then off (it would shift the residual out).
     """
+    if weight_planes not in (1, 2):
+        raise UserError(f"weight_planes must be 1 or 2, got {weight_planes}")
+    if weight_planes == 2:
+        align_exponents = False
     cal = None
     if calibration is not None:
         from ucfdvs.neuro_runtime.emulator import Emulator
@@ -394,8 +404,20 @@ def quantize(
         targets = [t.matrix * dst_units / su for t in syn]
         exp, mode, qs = _quant_weights(targets, mixed=align_exponents and not graph.is_graded(p.src))
         qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
+        lo_exp, lo_mode, lo_terms = 0, "MIXED", []
+        if weight_planes == 2 and syn:
+            resid = [tg - q * 2.0 ** exp for tg, q in zip(targets, qs)]
+            if any(np.any(r) for r in resid):
+                lo_exp, lo_mode, lq = _quant_weights(resid)
+                lo_terms = [QTerm(t.delay, q) for t, q in zip(syn, lq)]
+                qs = [q * 2.0 ** exp + lo * 2.0 ** lo_exp for q, lo in zip(qs, lq)]
+                exp_back = 0
+            else:
+                exp_back = exp
+        else:
+            exp_back = exp
         if syn:
-            back = [q * 2.0 ** exp * su / dst_units for q in qs]
+            back = [q * 2.0 ** exp_back * su / dst_units for q in qs]
             ref = np.concatenate([t.matrix.ravel() for t in syn])
             got = np.concatenate([b.ravel() for b in back])
             nz = ref != 0
@@ -406,7 +428,7 @@ def quantize(
                 warn.append(f"layer '{p.name}': weight_exp {exp} is outside Loihi 2's range [-8, 7]")
             if nz.sum() and lost > 0.5 * nz.sum():
                 warn.append(f"layer '{p.name}': {lost} of {int(nz.sum())} non-zero weights quantise to 0")
-        qprojs.append(QProjection(p.name, p.src, p.dst, exp, mode, qterms))
+        qprojs.append(QProjection(p.name, p.src, p.dst, exp, mode, qterms, lo_terms, lo_exp, lo_mode))
 
     for w in warn:
         warnings.warn(w, QuantizationWarning, stacklevel=2)

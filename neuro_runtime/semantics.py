@@ -16,9 +16,17 @@ Time
 Discrete steps ``t = 0, 1, ...``; one step is ``dt`` seconds, taken from the graph's
 ``metadata["dt"]`` (float, seconds; required; the product uses 0.533328 s = one video snippet).
 
+Start step (timing that matches the source)
+-------------------------------------------
+Every neuron node has a start step ``start = arrival`` (the fewest steps from an Input, through
+synapse nodes and Delays).  For ``t < start`` it holds its initial state (below) and sends 0: no
+bias, leak or reset acts on it before its first input can arrive.  A feed-forward graph's layer
+at arrival k therefore computes at step ``t + k`` exactly what the source framework (no hop
+delays) computes at step t; ``RuntimeGraph.offset``, ``latency`` and ``flush_steps`` expose it.
+
 Values before step 0 ("rest")
 -----------------------------
-Input values before step 0 are zero.  Neuron outputs (spikes, LI voltage) before step 0 are zero.
+Input values before step 0 are zero.  Neuron outputs (spikes, LI voltage) before their start step are zero.
 A synapse node's output before step 0 is its *rest value* (its response to zero input held
 forever: its bias, plus the upstream synapse nodes' rest values pushed through its weights).
 Consequence: every bias is a constant from step 0 on, so a chain ``Affine1 -> Affine2`` delivers
@@ -28,9 +36,13 @@ cannot express a bias that switches on at step 1 (see "Deviation" below).
 
 Nodes
 -----
-* ``Input`` (one per graph): ``x[t]`` given by the user each step, graded (float).
-* ``Affine(W, b)``, ``Linear(W)``, ``Scale(s)`` ("synapse nodes"): one Lava Dense hop each; they
+* ``Input`` (one or several): ``x[t]`` given by the user each step, graded (float); several
+  Inputs are concatenated in node order into one input vector.
+* ``Affine(W, b)``, ``Linear(W)``, ``Scale(s)``, ``Conv1d``, ``Conv2d``, ``SumPool2d``,
+  ``AvgPool2d`` ("synapse nodes"; the structured ones are exact matrices, see
+  :mod:`neuro_runtime.linear_maps`): one Lava Dense hop each; they
   delay by exactly one step: ``y[t] = W @ u[t-1] + b`` (Scale: ``s * u[t-1]``).
+* ``Flatten``: a reshape; no step, no process.
   A chain of k synapse nodes delays by k steps; fusing it into one matrix keeps the k-step delay
   (Lava ``DelayDense`` with delay k-1).
 * ``Delay(delay)`` (seconds per channel, integer multiples of dt): ``y[t] = u[t-k]``; no extra hop.
@@ -58,7 +70,15 @@ Nodes
 
   ``I`` starts at its rest value (the constant part of its input); ``v[-1] = v_reset``.
 * ``LI(tau, r, v_leak)``: ``v[t] = v[t-1] + (dt/tau) * (v_leak - v[t-1] + r * I[t])``, no spike;
-  its output is ``v[t]`` (graded); ``v[-1] = 0``.
+  its output is ``v[t]`` (graded); ``v[-1] = 0``.  ``CubaLI``: CubaLIF's current, then LI.
+* ``IF(r, v_threshold, v_reset)`` (NIR: dv/dt = R I): ``v[t] = v[t-1] + dt * r * I[t]``, spike and
+  reset as LIF.  ``I(r)``: the same without spike, output ``v[t]`` (graded).  Lava: ``dv = 0``.
+* ``Threshold(threshold)``: ``s[t] = I[t] > threshold`` (stateless; threshold > 0).  Lava: LIF
+  with ``du = dv = 1`` (fixed point: ``dv_q = 4096``).
+* Reset (spiking nodes): to ``v_reset`` (above), or by subtraction ``v[t] -= amount`` where
+  ``s[t]`` (``load_graph(reset="subtract")`` or ``metadata["reset"]``; ``amount`` per node,
+  default ``v_threshold``).  Lava: :class:`neuro_runtime.lava_procs.RecLIF`'s ``reset_sub``
+  (float: ``amount``; fixed: ``round(amount * S)``).
 * ``Output``: records the (summed) value arriving at step t; it adds no delay.  In Lava it is a
   non-spiking read-out process (:class:`neuro_runtime.lava_procs.Readout`) with two input ports:
   ``a_in`` (from Dense / DelayDense, i.e. synapse paths) and ``d_in`` (direct, zero-delay edges
@@ -118,6 +138,10 @@ Per neuron population a scale ``S`` (v_fixed ~= S * v') is chosen by
              truncates the LSB in MIXED sign mode)
     u: 24-bit wrap, v: clipped to +-(2**23 - 1) (exactly Lava's code).
 
+With ``quantize(weight_planes=2)`` every synapse layer has a second process whose 8-bit weights
+(own exponent) carry the first one's residual; both add into the same ``a_in``.  Scales come from
+worst-case bounds, or from a float run on calibration inputs (``quantize(calibration=x)``).
+
 A graded Input is quantised to ``round(x * S_in)`` with ``S_in = 2**k`` chosen so that
 ``input_range`` fits ``input_bits`` (default 14; the message itself may use 24 bits); a fixed LI
 sends ``v >> msg_shift`` (6 unless the quantiser's exponent alignment raised it).  fixed_pt refuses zero-delay paths into neurons and paths longer than 64 steps
@@ -135,10 +159,10 @@ times their number of non-zero outgoing weights, counted at the step the message
 
 Deviation from the issue text
 -----------------------------
-Only the rest-value rule above: biases are constant from step 0 (a chain ``Affine -> Affine``
-or ``Affine -> Delay`` passes the upstream bias on before step 0 instead of zeros), because Lava
-folds them into a constant neuron bias.  For a single synapse node between neurons (the common
-case) both readings agree: ``output[0] = b``.  Everything else is as issued; Lava forced nothing
+Only the rest-value rule above, and only for Outputs and recurrent paths: a chain ``Affine ->
+Affine`` passes the upstream bias on before step 0 instead of zeros, because Lava folds biases
+into a constant neuron bias.  Neurons do not see it (they start at their arrival step, when the
+chain's bias is what the source computes too); an Output shows its rest value before its latency.  Everything else is as issued; Lava forced nothing
 else (its Dense delivers one step late, its LIF integrates a_in of the same step and compares
 strictly).
 """

@@ -403,3 +403,25 @@ def test_executor_conforms(case: str, executor: Executor) -> None:
             worst = max(worst, float(np.abs(got.outputs[name] - value).max()))
     MAX_FLOAT_DIFF[(executor.name, case)] = worst
     assert worst <= FLOAT_TOL
+
+
+@pytest.mark.parametrize("case", ["branching", "conv2d_pool"])
+def test_two_weight_planes_bit_exact_and_closer_to_float(case: str) -> None:
+    """``quantize(weight_planes=2)``: a second synapse process per layer carries the 8-bit weights'
+    residual; Lava fixed_pt stays bit-identical to the emulator and spikes move closer to float."""
+    pytest.importorskip("lava.magma.core.run_configs")
+    from ucfdvs.neuro_runtime import run_lava
+    from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
+
+    _, rg, x = _case(case)
+    q2 = quantize(rg, input_range=1.0, weight_planes=2)
+    assert all(qp.lo_terms for qp in q2.projections if qp.terms)
+    ref = Emulator(rg, "fixed_pt", q2).run(x)
+    got = _records(run_lava(rg, x, "fixed_pt", quant=q2, progress=False))
+    for name, value in ref.activity.items():
+        np.testing.assert_array_equal(got.activity[name], value, err_msg=name)
+    for name, value in ref.outputs.items():
+        np.testing.assert_array_equal(got.outputs[name], value, err_msg=name)
+    one = fixed_agreement(rg, x, quant=_quant(rg)).worst_spike_agreement
+    two = fixed_agreement(rg, x, quant=q2).worst_spike_agreement
+    assert two > one and two >= 0.99, (one, two)

@@ -117,9 +117,13 @@ def test_latency_formula_and_residual_path(lookahead: int) -> None:
 
 
 def test_tim_deployed_recurrence_has_two_step_loop() -> None:
-    """h[t] = LIF_out(alpha LIF_in(W h[t-2] + b) + (1 - alpha) z[t]) in snippet time, exactly."""
+    """h[t] = LIF_out(alpha LIF_in(W h[t-2] + b) + (1 - alpha) z[t]) in snippet time, exactly; each
+    LIF stays at rest until its first input can arrive (its start step)."""
+    from ucfdvs.export.streaming_msf import path_steps
+
     ref = active_msf()
     model = convert(ref, 2).double()
+    starts = path_steps(model.net.nodes, model.net.edges)
     _, rec = model.net.run(features(2, 30).double(), record=True)
     z = torch.cat([rec["loc1"], rec["loc2"], rec["loc4"], rec["gout"]], -1)
     tim = ref.tim.double()
@@ -133,6 +137,10 @@ def test_tim_deployed_recurrence_has_two_step_loop() -> None:
         cur_out = tim.alpha * s_in_prev + (1 - tim.alpha) * z_prev
         v_in = v_in + (cur_in - v_in) / tim.lif_in.tau  # SpikingJelly decay_input: v += (x - v) / tau
         v_out = v_out + (cur_out - v_out) / tim.lif_out.tau
+        if t < starts["tim_in"]:
+            v_in = torch.zeros_like(v_in)
+        if t < starts["tim_out"]:
+            v_out = torch.zeros_like(v_out)
         s_in, s_out = (v_in > tim.lif_in.v_threshold).double(), (v_out > tim.lif_out.v_threshold).double()
         v_in = torch.where(s_in > 0, tim.lif_in.v_reset, v_in)
         v_out = torch.where(s_out > 0, tim.lif_out.v_reset, v_out)

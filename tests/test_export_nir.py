@@ -168,10 +168,10 @@ def _small_graph(**changes) -> nir.NIRGraph:
 
 
 def test_unsupported_node_dangling_edge_and_shape_mismatch_are_named(tmp_path: Path) -> None:
-    weird = _small_graph(nodes={"lif": nir.Threshold(threshold=np.ones(2))})
+    weird = _small_graph(nodes={"lif": nir.Threshold(threshold=np.array([1.0, -1.0]))})
     path = tmp_path / "weird.nir"
     nir.write(path, weird)
-    with pytest.raises(UserError, match="weird.nir: node 'lif' has type Threshold, which is not supported"):
+    with pytest.raises(UserError, match=r"weird.nir: node 'lif' \(Threshold\): threshold must be > 0"):
         NIRInterpreter(path)
     with pytest.raises(UserError, match="edge lif -> ghost refers to unknown node 'ghost'"):
         NIRInterpreter(_small_graph(edges=[("x", "fc"), ("fc", "lif"), ("lif", "y"), ("lif", "ghost")]))

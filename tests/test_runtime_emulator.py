@@ -55,6 +55,16 @@ def reference_run(graph: nir.NIRGraph, x: np.ndarray) -> tuple[dict, dict]:
         rest_memo[n] = r
         return r
 
+    # start step of each node: fewest steps from the Input (synapse node 1, Delay its smallest k)
+    start = {n: 0 for n, k in kind.items() if k == "Input"}
+    for _ in nodes:
+        for s_, d_ in graph.edges:
+            if s_ in start:
+                k = kind[d_]
+                cost = 1 if k in ("Affine", "Linear", "Scale") else (
+                    int(np.round(np.min(nodes[d_].delay) / dt)) if k == "Delay" else 0)
+                start[d_] = min(start.get(d_, 10**9), start[s_] + cost)
+
     T = x.shape[0]
     hist: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
     st: dict[str, dict] = {}
@@ -90,6 +100,8 @@ def reference_run(graph: nir.NIRGraph, x: np.ndarray) -> tuple[dict, dict]:
 
             if k == "Input":
                 y = x[t].astype(float)
+            elif k in ("LIF", "CubaLIF", "LI") and t < start[n]:  # before its first input: at rest
+                y = np.zeros(size_out(n))
             elif k == "Affine":
                 y = node.weight @ inp_at(t - 1) + node.bias if t > 0 else node.weight @ rest_in(n) + node.bias
             elif k == "Linear":
@@ -258,11 +270,19 @@ def _base(mid: dict | None = None, edges: list | None = None, meta: dict | None 
     return _graph(nodes, edges or [("in", "a"), ("a", "lif"), ("lif", "out")], meta)
 
 
-def test_bad_unsupported_node_type() -> None:
-    g = _base({"if": nir.IF(r=np.ones(2), v_threshold=np.ones(2))},
-              [("in", "a"), ("a", "if"), ("if", "lif"), ("lif", "out")])
-    msg = _err(g)
-    assert "'if'" in msg and "IF" in msg and "not supported" in msg
+def test_bad_unsupported_node_or_parameter() -> None:
+    """One line naming node, type and reason: a nested graph left unflattened, a parameter Loihi
+    cannot express, a convolution whose channels do not match its input."""
+    sub = nir.NIRGraph(nodes={"i": nir.Input(np.array([2])), "o": nir.Output(np.array([2]))}, edges=[("i", "o")])
+    msg = _err(_base({"sub": sub}, [("in", "a"), ("a", "sub"), ("sub", "lif"), ("lif", "out")]))
+    assert "'sub'" in msg and "NIRGraph" in msg and "flatten" in msg
+    msg = _err(_base({"th": nir.Threshold(np.array([0.5, -0.1])), "b": nir.Affine(np.eye(2), np.zeros(2))},
+                     [("in", "a"), ("a", "th"), ("th", "b"), ("b", "lif"), ("lif", "out")]))
+    assert "'th'" in msg and "Threshold" in msg and "> 0" in msg
+    conv = nir.Conv1d(input_shape=2, weight=np.ones((1, 3, 1)), stride=1, padding=0, dilation=1, groups=1,
+                      bias=np.zeros(1))
+    msg = _err(_base({"c": conv}, [("in", "c"), ("c", "lif"), ("lif", "out")]))
+    assert "'c' (Conv1d)" in msg and "does not fit" in msg
 
 
 def test_bad_missing_dt_and_bad_delay_and_tau() -> None:
@@ -347,7 +367,8 @@ def test_quantisation_overflow_warns_with_numbers() -> None:
 
 def test_lif_matches_spikingjelly_lifnode() -> None:
     """dt/tau = 1/1.6, r = 1, v_leak = v_reset = 0 is SpikingJelly LIFNode(tau=1.6, decay_input=True,
-    v_reset=0.) fed with the current the Affine delivers (W x[t-1] + b); only ties (>= vs >) differ."""
+    v_reset=0.) fed with the current W x[t] + b, one step later (the LIF starts at its arrival step 1,
+    so its bias does not act at step 0); only ties (>= vs >) could differ."""
     torch = pytest.importorskip("torch")
     neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
     rng = np.random.default_rng(11)
@@ -359,9 +380,80 @@ def test_lif_matches_spikingjelly_lifnode() -> None:
         edges=[("in", "a"), ("a", "lif"), ("lif", "out")], metadata={"dt": ex.DT})
     x = rng.uniform(0, 1, (B, T, n_in))
     rec = Emulator(load_graph(g)).run(x)
-    current = np.concatenate([np.zeros((B, 1, n_in)), x[:, :-1]], axis=1) @ w.T + b  # [B, T, n]
+    current = x[:, :-1] @ w.T + b  # [B, T-1, n]: SpikingJelly's own step t is the runtime's t + 1
     node = neuron.LIFNode(tau=1.6, decay_input=True, v_reset=0.0, v_threshold=1.0, step_mode="m")
     with torch.no_grad():
         sj = node(torch.from_numpy(current.transpose(1, 0, 2).copy())).numpy().transpose(1, 0, 2)
     assert sj.sum() > 20
-    np.testing.assert_array_equal(rec.spikes["lif"], sj)
+    np.testing.assert_array_equal(rec.spikes["lif"][:, 1:], sj)  # shifted by the one-hop offset, exactly
+    assert not rec.spikes["lif"][:, 0].any()  # the bias does not act before the input can arrive
+
+
+def test_calibrated_quantisation_keeps_the_state_from_wrapping() -> None:
+    """A CubaLIF driven by 200 strong inputs (the lava-dl failure in small): the worst-case bounds
+    stop lowering the scale at their floor and the 24-bit state wraps (fixed point far from
+    float); ``quantize(calibration=x)`` sizes the scale from the measured range instead."""
+    from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
+
+    n_in, dt = 200, 1e-3
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([n_in])), "a": nir.Affine(rng.choice([-50.0, 50.0], (4, n_in)), np.zeros(4)),
+               "lif": nir.CubaLIF(tau_syn=np.full(4, 10 * dt), tau_mem=np.full(4, 4 * dt), r=np.ones(4),
+                                  v_leak=np.zeros(4), v_threshold=np.full(4, 2.0), v_reset=np.zeros(4), w_in=np.ones(4)),
+               "out": nir.Output(np.array([4]))},
+        edges=[("in", "a"), ("a", "lif"), ("lif", "out")], metadata={"dt": dt})
+    rg = load_graph(g)
+    x = (rng.random((2, 40, n_in)) < 0.5).astype(float)
+    with pytest.warns(Warning, match="24-bit"):
+        bounds = fixed_agreement(rg, x, input_range=1.0)
+    calibrated = fixed_agreement(rg, x, calibration=x)
+    assert bounds.layers["lif"].float_spikes >= 100
+    assert bounds.worst_spike_agreement < 0.8
+    assert calibrated.worst_spike_agreement == 1.0, calibrated.layers
+
+
+def test_timing_api_and_several_inputs() -> None:
+    """``offset`` / ``latency`` / ``flush_steps`` and ``pack_inputs`` on a two-Input graph."""
+    g = nir.NIRGraph(
+        nodes={"x1": nir.Input(np.array([3])), "x2": nir.Input(np.array([2, 2])),
+               "f": nir.Flatten(input_type={"input": np.array([2, 2])}, start_dim=0),
+               "a1": nir.Affine(np.ones((2, 3)), np.zeros(2)), "a2": nir.Affine(np.ones((2, 4)), np.zeros(2)),
+               "lif": _lif(), "b": nir.Affine(np.eye(2), np.zeros(2)), "lif2": _lif(),
+               "o1": nir.Output(np.array([2])), "o2": nir.Output(np.array([2]))},
+        edges=[("x1", "a1"), ("x2", "f"), ("f", "a2"), ("a1", "lif"), ("a2", "lif"), ("lif", "o1"),
+               ("lif", "b"), ("b", "lif2"), ("lif2", "o2")],
+        metadata={"dt": ex.DT}, type_check=False)
+    rg = load_graph(g)
+    assert rg.inputs == {"x1": (0, 3), "x2": (3, 4)} and rg.input_size == 7
+    assert rg.latency == {"o1": 1, "o2": 2} and rg.offset("lif2") == 2 and rg.flush_steps == 2
+    x = rg.pack_inputs({"x1": np.ones((5, 3)), "x2": np.full((5, 2, 2), 2.0)})
+    assert x.shape == (1, 5, 7) and x[0, 0, 3] == 2.0
+    with pytest.raises(UserError, match="input 'x2' has shape"):
+        rg.pack_inputs({"x1": np.ones((5, 3)), "x2": np.ones((5, 4))})
+    with pytest.raises(UserError, match="missing"):
+        rg.pack_inputs({"x1": np.ones((5, 3))})
+
+
+NIR_PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "nir_paper"
+
+
+@pytest.mark.skipif(not (NIR_PAPER / "cnn_sinabs.nir").exists(), reason="../shared/nir_paper absent")
+def test_nir_paper_cnn_runs_in_the_emulator_as_in_the_interpreter() -> None:
+    """The Sinabs CNN (Conv2d, IF [C, H, W], SumPool2d, Flatten, Affine): the emulator (exact conv
+    matrices) and the nirtorch interpreter (torch's conv and pooling) fire identically."""
+    torch = pytest.importorskip("torch")
+    from ucfdvs.export.nir_interpreter import NIRInterpreter
+    from ucfdvs.neuro_runtime.sources import load_foreign
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g, _ = load_foreign(NIR_PAPER / "cnn_sinabs.nir", source="sinabs")
+    rg = load_graph(g)
+    assert rg.latency == {"output": 7} and rg.neurons["1"].size == 16 * 16 * 16
+    x = (np.random.default_rng(0).random((1, 10, rg.input_size)) < 0.1).astype(float)
+    ref = Emulator(rg).run(x)
+    _, rec = NIRInterpreter(g).run(torch.from_numpy(x))
+    for n in rg.neurons:
+        np.testing.assert_array_equal(rec[n].numpy(), ref.activity[n], err_msg=n)
+    assert ref.activity["12"].sum() > 0

@@ -1,0 +1,108 @@
+"""Fixed point against float on foreign graphs: per-layer spike agreement and output decisions.
+
+Graphs: the NIR paper's three files (``../shared/nir_paper/``: the Norse LIF on its recorded input
+spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % density, 100 steps, 16
+samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
+density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
+(their ``graph.nir`` and test ``inputs.npy``, first 64 samples).  Each graph is loaded with
+:func:`neuro_runtime.sources.load_foreign`, quantised four ways (worst-case bounds or calibrated
+on a separate input set of the same kind; one or two weight planes) and run in the float and fixed-point emulators
+(:func:`neuro_runtime.fixed_agreement.fixed_agreement`; the emulator's fixed point is
+bit-identical to Lava ``fixed_pt``).
+
+    python -m ucfdvs.benchmarks.fixed_point_agreement [--shared ../shared] [--digits DIR] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
+from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
+from ucfdvs.neuro_runtime.graph_check import load_graph
+from ucfdvs.neuro_runtime.sources import load_foreign
+
+
+def events(seed: int, shape: tuple[int, ...], density: float) -> np.ndarray:
+    return (np.random.default_rng(seed).random(shape) < density).astype(np.float64)
+
+
+def paper_cases(shared: Path) -> dict[str, tuple[Path, dict, Callable[[int], np.ndarray]]]:
+    """name -> (file, load_foreign kwargs, inputs(seed) -> [B, T, *shape])."""
+    paper = shared / "nir_paper"
+    lif_x = np.load(paper / "lif_input_spikes.npy").astype(np.float64)[None] if (paper / "lif_input_spikes.npy").exists() else None
+    return {
+        "lif_norse": (paper / "lif_norse.nir", {"source": "nir", "dt": 1e-4},
+                      lambda seed: lif_x if seed == 0 else events(seed, (4, 1000, 1), 0.034)),
+        "cnn_sinabs": (paper / "cnn_sinabs.nir", {"source": "sinabs"},
+                       lambda seed: events(seed, (16, 100, 2, 34, 34), 0.05)),
+        "braille_rnn": (paper / "braille_noDelay_bias_zero.nir", {"source": "snntorch", "reset": "zero"},
+                        lambda seed: events(seed, (16, 100, 12), 0.1)),
+    }
+
+
+def digits_cases(folder: Path, n: int = 64) -> dict[str, tuple[Path, dict, Callable[[int], np.ndarray]]]:
+    out = {}
+    for net in sorted(p for p in folder.glob("*") if (p / "graph.nir").exists()):
+        meta = json.loads((net / "meta.json").read_text())
+        x = np.load(net / "inputs.npy").astype(np.float64)
+        out[f"digits_{net.name}"] = (net / "graph.nir", {"source": meta["source"]},
+                                     lambda seed, x=x: x[:n] if seed == 0 else x[-n:])
+    return out
+
+
+def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray]) -> dict[str, Any]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph, record = load_foreign(path, **load_kw)
+        rg = load_graph(graph, reset_amount=record.reset_amount)
+        x = inputs(0)
+        pad = rg.flush_steps
+        x = np.concatenate([x, np.zeros((x.shape[0], pad, *x.shape[2:]))], axis=1)
+        x = x.reshape(x.shape[0], x.shape[1], -1)
+        cal = inputs(1)
+        cal = cal.reshape(cal.shape[0], cal.shape[1], -1)
+        row: dict[str, Any] = {"neurons": sum(s.size for s in rg.neurons.values()), "reset": rg.reset,
+                               "samples": int(x.shape[0]), "steps": int(x.shape[1])}
+        bound = {"input_range": float(np.abs(x).max()) or 1.0}
+        modes = (("bounds", bound), ("calibrated", {"calibration": cal}),
+                 ("two_planes", {**bound, "weight_planes": 2}), ("two_planes_calibrated", {"calibration": cal, "weight_planes": 2}))
+        for mode, kw in modes:
+            t0 = time.perf_counter()
+            rep = fixed_agreement(rg, x, **kw)
+            row[mode] = {**rep.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    ap.add_argument("--digits", type=Path, default=results_dir() / "digits")
+    ap.add_argument("--out", type=Path, default=results_dir() / "fixed_point_agreement.json")
+    args = ap.parse_args(argv)
+    cases = {**paper_cases(args.shared), **digits_cases(args.digits)}
+    results: dict[str, Any] = {"machine": describe_machine(), "graphs": {}}
+    for name, (path, kw, inputs) in cases.items():
+        if not path.exists():
+            print(f"{name}: {path} absent, skipped")
+            continue
+        row = measure(path, kw, inputs)
+        results["graphs"][name] = row
+        for mode in ("bounds", "calibrated", "two_planes", "two_planes_calibrated"):
+            r = row[mode]
+            layers = ", ".join(f"{k} {v['agreement']:.4f} ({v['float_spikes']}/{v['fixed_spikes']})"
+                               for k, v in r["layers"].items() if v["rel_rms"] is None)
+            print(f"{name} [{mode}]: decisions {r['decisions']}; spikes agree (float/fixed): {layers}", flush=True)
+    save_results(args.out, results)
+    print(f"saved {args.out}")
+
+
+if __name__ == "__main__":
+    main()
