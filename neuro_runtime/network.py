@@ -156,12 +156,14 @@ class Network:
         return "\n".join(lines)
 
     # -- fixed point -----------------------------------------------------------------------------
-    def quantize(self, calibration: Any = None, input_range: float | None = None) -> QuantizedGraph:
+    def quantize(self, calibration: Any = None, input_range: float | None = None,
+                 weight_planes: int = 1) -> QuantizedGraph:
         """Choose Loihi fixed-point parameters, kept for later fixed runs.  ``calibration``: input
         sequences as :meth:`run` takes them; the input scale comes from their largest ``|x|`` and
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
-        worst-case bounds."""
+        worst-case bounds.  ``weight_planes=2``: a second synapse process per layer carries the
+        8-bit weights' residual (~15-bit weights, :func:`quantize`)."""
         cal = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
@@ -173,7 +175,7 @@ class Network:
             input_range, self.quant_origin = 1.0, "default input range 1.0 (node scales from bounds)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            self._quant = quantize(self.graph, input_range=input_range, calibration=cal)
+            self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
         self.quant_input_range = input_range
         return self._quant
 

@@ -180,3 +180,15 @@ def test_cnn_paper_against_norse() -> None:
         assert entry["output_agreement"] == 1.0 and entry["decisions_equal"] == 1.0, name
         assert set(entry["layers"]) == {"1", "3", "6", "10", "12"}, name
         assert {v["agreement"] for v in entry["layers"].values()} == {1.0}, name
+
+
+def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
+    """Fixed point with two weight planes: membranes replay the recorded spikes, Lava equals the emulator."""
+    net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 15, 3))
+    net.quantize(input_range=1.0, weight_planes=2)
+    emu = net.run(x, precision="fixed", record=("spikes", "v"))
+    assert emu.v_mismatch == {"lif0": 0, "lif1": 0} and emu.spikes["lif1"].sum() > 0
+    lava = net.run(x, backend="lava", precision="fixed")
+    for node in ("lif0", "lif1"):
+        np.testing.assert_array_equal(lava.spikes[node], emu.spikes[node])

@@ -24,8 +24,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
     for flag in ("labels", "reference", "decision", "dt", "reset", "lava_samples"):
         if getattr(args, flag) is not None:
             raise UserError(f"--{flag.replace('_', '-')} applies to the any-graph form (--nir GRAPH --input X.npy)")
-    if args.source != "nir" or args.flush:
-        raise UserError("--source and --flush apply to the any-graph form (--nir GRAPH --input X.npy)")
+    if args.source != "nir" or args.flush or args.weight_planes != 1:
+        raise UserError("--source, --flush and --weight-planes apply to the any-graph form (--nir GRAPH --input X.npy)")
     backends = tuple(args.backends.split(",")) if args.backends else ALL_BACKENDS
     results = run_bench(
         FeatureLayout(Path(args.data), args.extractor, args.modality), Path(args.out),
@@ -51,7 +51,7 @@ def cmd_bench_graph(args: argparse.Namespace) -> None:
         args.nir, args.input, Path(args.out), labels_path=args.labels, reference=args.reference,
         decision=args.decision or "spike_count", dt=args.dt, reset=args.reset, source=args.source, flush=args.flush,
         lava_samples=args.lava_samples or 8, backends=tuple(args.backends.split(",")) if args.backends else BACKENDS,
-        constants_path=args.constants, force=args.force)
+        constants_path=args.constants, weight_planes=args.weight_planes, force=args.force)
     for name, entry in results["backends"].items():
         acc = entry.get("accuracy")
         print(f"{name:12s} {entry['status']:8s} " + (f"accuracy={acc:.4f}" if acc is not None else (entry.get("error") or "")))
@@ -66,7 +66,7 @@ def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments)
     """Register ``bench``."""
     bench = commands.add_parser(
         "bench", help="accuracy, spikes, synaptic ops, energy, latency and throughput: reference MSF vs Lava, one report")
-    from ucfdvs.benchmarks.suite.run_command import add_graph_arguments
+    from ucfdvs.benchmarks.suite.run_command import add_graph_arguments, add_weight_planes
 
     add_data_arguments(bench, required=False)
     bench.add_argument("--input", help="any-graph form: X.npy [B, T, *input_shape] (with --nir GRAPH; no --data)")
@@ -76,6 +76,7 @@ def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments)
     bench.add_argument("--decision", help="any-graph form: spike_count (default), last or max")
     bench.add_argument("--lava-samples", type=int, help="any-graph form: samples (evenly spread) for real Lava (default 8)")
     add_graph_arguments(bench)
+    add_weight_planes(bench)
     bench.add_argument("--checkpoint", help="reference model checkpoint (MSF), e.g. RUN/best.pt")
     bench.add_argument("--nir", help="exported NIR graph (`ucfdvs export`); without it the checkpoint is converted "
                                      "(export.convert, not fine-tuned)")

@@ -85,7 +85,7 @@ def run_graph_bench(
     nir_path: str, input_path: str, out: Path, *, labels_path: str | None = None, reference: str | None = None,
     decision: str = "spike_count", dt: float | None = None, reset: str | None = None, source: str = "nir",
     flush: bool = False, lava_samples: int = 8, backends: tuple[str, ...] = BACKENDS,
-    constants_path: str | None = None, force: bool = False,
+    constants_path: str | None = None, weight_planes: int = 1, force: bool = False,
 ) -> dict:
     """Run the suite and write ``out``; returns what ``results.json`` holds."""
     from ucfdvs.benchmarks.environment import describe_machine
@@ -115,7 +115,7 @@ def run_graph_bench(
             raise UserError("--reference takes a graph with one Input (the source network's input)")
         ref_out = reference_outputs(load_reference(reference), raw, net, out_name)
     subset = spread(x.shape[0], lava_samples)
-    net.quantize(calibration=raw)
+    net.quantize(input_range=float(np.abs(x).max()) or 1.0, weight_planes=weight_planes)
 
     entries: dict[str, dict] = {}
     runs: dict[str, Any] = {}
@@ -158,7 +158,8 @@ def run_graph_bench(
         "command": describe_machine()["command"], "machine": describe_machine(),
         "inputs": {"nir": str(nir_path), "input": str(input_path), "labels": labels_path, "reference": reference,
                    "decision": decision, "decision_rule": DECISIONS[decision][1], "samples": int(x.shape[0]),
-                   "steps": int(x.shape[1]), "lava_samples": subset.tolist(), "flush": flush},
+                   "steps": int(x.shape[1]), "lava_samples": subset.tolist(), "flush": flush,
+                   "weight_planes": weight_planes},
         "graph": network_report(net, float_full, constants)["graph"] if float_full is not None else None,
         "backends": entries,
         "reference": reference_entry,

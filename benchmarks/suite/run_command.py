@@ -45,7 +45,7 @@ def load_calibration(path: str | None, net) -> np.ndarray | None:
 def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | None = None, reset: str | None = None,
                       source: str = "nir", backend: str = "emu", precision: str = "float",
                       record: tuple[str, ...] = ("spikes",), flush: bool = False, calibrate: str | None = None,
-                      constants_path: str | None = None, force: bool = False) -> dict:
+                      constants_path: str | None = None, weight_planes: int = 1, force: bool = False) -> dict:
     """Everything ``ucfdvs run`` does; returns the report dict."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
@@ -60,11 +60,13 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
     x = load_inputs(input_path, net)
     if precision == "fixed":
         cal = load_calibration(calibrate, net)
-        net.quantize(calibration=cal if cal is not None else x)
-        if cal is None:
-            net.quant_origin = "--input (max |x|; pass --calibrate C.npy to choose)"
-    elif calibrate is not None:
-        raise UserError("--calibrate applies to --precision fixed only")
+        if cal is not None:
+            net.quantize(calibration=cal, weight_planes=weight_planes)
+        else:
+            net.quantize(input_range=float(np.abs(net.check_input(x)).max()) or 1.0, weight_planes=weight_planes)
+            net.quant_origin = "--input (max |x|), node scales from bounds (pass --calibrate C.npy to calibrate)"
+    elif calibrate is not None or weight_planes != 1:
+        raise UserError("--calibrate and --weight-planes apply to --precision fixed only")
     run = net.run(x, backend=backend, precision=precision, record=record, flush=flush)
     float_run = net.run(x, backend="emu", precision="float", flush=flush) if precision == "fixed" else None
     report = network_report(net, run, constants, float_run)
@@ -86,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     report = run_graph_command(
         args.nir, args.input, Path(args.out), dt=args.dt, reset=args.reset, source=args.source, backend=args.backend,
         precision=args.precision, record=parse_record(args.record), flush=args.flush, calibrate=args.calibrate,
-        constants_path=args.constants, force=args.force)
+        constants_path=args.constants, weight_planes=args.weight_planes, force=args.force)
     r = report["run"]
     per = report["totals_per_sample"]
     print(f"{r['backend']} {r['precision']}: {r['samples']} sample(s) x {r['steps']} steps; "
@@ -107,6 +109,12 @@ def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
                         help="append zero steps (the largest output latency) so no output is lost at the end")
 
 
+def add_weight_planes(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weight-planes", type=int, choices=(1, 2), default=1,
+                        help="fixed point: 1 (Loihi's 8-bit weights) or 2 (a second synapse process per layer "
+                             "carries the residual, ~15-bit weights) (default %(default)s)")
+
+
 def add_run_command(commands: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     run = commands.add_parser("run", help="run any NIR graph on an input array (emulator or Lava): outputs, spikes, "
@@ -119,7 +127,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--backend", default="emu", help="emu (NumPy emulator) or lava (Lava's Loihi 2 simulator)")
     run.add_argument("--precision", default="float", help="float (floating_pt) or fixed (bit-accurate fixed_pt)")
     run.add_argument("--record", default="spikes", help="comma-separated: spikes, v (default %(default)s)")
-    run.add_argument("--calibrate", help="C.npy: input array that sets the fixed-point input scale (default: --input)")
+    run.add_argument("--calibrate", help="C.npy: input array whose float run sets the fixed-point scales "
+                                         "(default: input scale from --input, node scales from bounds)")
+    add_weight_planes(run)
     run.add_argument("--constants", help="energy/resource constants JSON (default benchmarks/energy_constants.json)")
     run.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     run.set_defaults(func=cmd_run)
