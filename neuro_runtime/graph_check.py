@@ -241,7 +241,8 @@ class RuntimeGraph:
 
     def report(self) -> str:
         """Human-readable summary: nodes, arrival times, inserted delays, latency."""
-        lines = [f"dt = {self.dt} s; input '{self.input_name}' ({self.input_size} channels)"]
+        lines = [f"dt = {self.dt} s; input '{self.input_name}' ({self.input_size} channels); reset {self.reset}; "
+                 f"flush {self.flush_steps} step(s)"]
         for n in self.order:
             lines.append(f"  {n}: arrival step {self.arrival.get(n)}")
         for s, d, k in self.inserted_delays:
