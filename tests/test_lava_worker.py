@@ -156,10 +156,11 @@ def test_no_lava_process_survives_an_exception(exc: type) -> None:
     """An exception in ``on_sequence`` (in the caller) ends the worker and Lava's processes."""
     rg = load_graph(ex.recurrent_graph())
     shm_before = set(os.listdir(SHM))
+    earlier = _descendants(os.getpid())  # e.g. multiprocessing's resource tracker, started by an earlier test
     seen: list[set] = []
 
     def boom(i: int, rec) -> None:
-        seen.append(_descendants(os.getpid()))
+        seen.append(_descendants(os.getpid()) - earlier)
         raise exc("stop here")
 
     with pytest.raises(exc, match="stop here"):
@@ -175,11 +176,12 @@ def test_worker_death_is_an_error_naming_the_cause() -> None:
     """SIGKILL to the worker mid-run: WorkerError saying so (not a hang), nothing of it left behind."""
     rg = load_graph(ex.recurrent_graph())
     shm_before = set(os.listdir(SHM))
+    earlier = _descendants(os.getpid())
     run: list[set] = []
 
     def kill_worker(i: int, rec) -> None:
         if not run:
-            run.append(_descendants(os.getpid()))
+            run.append(_descendants(os.getpid()) - earlier)
             (worker,) = [pid for pid, _ in run[0] if int(_stat(pid)[1]) == os.getpid()]
             os.kill(worker, signal.SIGKILL)
 
