@@ -192,3 +192,31 @@ def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
     lava = net.run(x, backend="lava", precision="fixed")
     for node in ("lif0", "lif1"):
         np.testing.assert_array_equal(lava.spikes[node], emu.spikes[node])
+
+
+@needs_paper
+@pytest.mark.parametrize("graph, source, shape, backends, precisions", [
+    ("braille_noDelay_bias_zero.nir", "snntorch", (2, 20, 12), ("emu", "lava"), ("float", "fixed")),
+    # the CNN in float and in Lava: test_cnn_paper_against_norse, benchmarks/nir_paper_validation.py
+    ("cnn_sinabs.nir", "sinabs", (1, 8, 2, 34, 34), ("emu",), ("fixed",)),
+])
+def test_run_command_on_paper_graphs(run_cli, tmp_path: Path, graph: str, source: str, shape: tuple,
+                                     backends: tuple, precisions: tuple) -> None:
+    """`ucfdvs run` on the NIR paper's graphs with their exporters' defaults, float and fixed: every file
+    written, step t of the outputs is step t of the (flushed) input, fixed point reported against float."""
+    x = (np.random.default_rng(0).random(shape) < 0.1).astype(np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    for backend in backends:
+        for precision in precisions:
+            out = tmp_path / f"{backend}-{precision}"
+            code, _, err = run_cli("run", "--nir", PAPER / graph, "--input", tmp_path / "x.npy", "--source", source,
+                                   "--backend", backend, "--precision", precision, "--flush", "--record", "spikes,v",
+                                   "--out", out)
+            assert code == 0, err
+            report = json.loads((out / "report.json").read_text())
+            steps = shape[1] + report["run"]["flush_steps"]
+            assert report["run"]["steps"] == steps and report["run"]["flush_steps"] > 0
+            assert np.load(out / "outputs.npz")["output"].shape == (shape[0], steps, *report["graph"]["outputs"]["output"])
+            assert set(report["v"]["replayed_spike_mismatches"].values()) == {0}
+            if precision == "fixed":
+                assert report["quantization"]["agreement_with_float"]["layers"]
