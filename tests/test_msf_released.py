@@ -149,3 +149,17 @@ def test_checkpoints_record_the_variant(tmp_path) -> None:
         build_model("msf", {**SMALL, "variant": "released"})
     with pytest.raises(UserError, match="unknown architecture"):
         build_model("msf-paper")
+
+
+def test_released_converts_each_shared_site_to_its_own_population() -> None:
+    from ucfdvs.export.convert import convert
+
+    model = convert(released(), 2)
+    nodes = model.net.nodes
+    sites = ["loc1", "loc2", "loc4", "g", "s1", "d1", "s2", "d2", "gout"]
+    assert all(nodes[name].kind == "lif" for name in sites)
+    assert nodes["tim_mix"].kind == "linear"
+    scores = model(torch.rand(2, 12, 32) * 2, torch.tensor([12, 9]))
+    assert scores.shape == (2, 12) and bool(((scores > 0) & (scores < 1)).all())
+    with pytest.raises(UserError, match="ablated"):
+        convert(build_model("msf-released", {**SMALL, "use_tim": False}))

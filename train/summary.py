@@ -30,6 +30,12 @@ def write_summary(runs: dict[str, Path], out: Path, title: str = "UCF-Crime-DVS 
     for name, values in metrics.items():
         cells = " | ".join(f"{values[key]:.4f}" for key in MAIN_KEYS)
         lines.append(f"| {name} | {cells} | {values.get('n_videos', '')} |")
+    left_out = {name: values.get("gt_frames_left_out", 0) for name, values in metrics.items()}
+    if any(left_out.values()):
+        lines += ["", "Ground-truth frames past the last snippet (a dropped partial clip of under 16 frames), left "
+                  "out of the metrics: " + ", ".join(f"{name} {count}" for name, count in left_out.items()) + "."]
+        per_video = next(values.get("gt_frames_left_out_per_video", {}) for name, values in metrics.items() if left_out[name])
+        lines += ["", "Per video: " + ", ".join(f"{stem} {count}" for stem, count in sorted(per_video.items())) + "."]
     classes = sorted({key[4:] for values in metrics.values() for key in values if key.startswith("auc_")} - {"all", "abnormal"})
     if classes:
         lines += ["", "Frame AUC per anomaly class (that class's videos with all normal videos):", ""]

@@ -5,7 +5,7 @@ Written under ROOT (all or nothing):
     ROOT/events/<Video>_x264.npz          t (int64 us), x, y (uint16), p (uint8) as the official release
     ROOT/raw/<Video>_x264.raw             the same events as Prophesee EVT 3.0 RAW
     ROOT/train_split.txt, test_split.txt  `<Video>_x264.npy` per line (the feature layout's split files)
-    ROOT/GT/gt-ucf-dic.pickle             per-frame 0/1 labels at 30 fps of the test videos
+    ROOT/GT/gt-ucf-dic.pickle             per-frame 0/1 labels at 30 fps of every video (UCF-Crime's: test only)
     ROOT/Temporal_Anomaly_Annotation.txt  UCF-Crime's columns for the test videos (inclusive frames, -1 = none)
     ROOT/synthetic_intervals.json         class, split, frame count and intervals of every video (train too;
                                           synthetic-only, used to pretrain the feature extractor)
@@ -191,7 +191,7 @@ def write_synthetic_events(root: str | Path, config: SyntheticEventConfig = Synt
             layout.split_path(split).write_text("".join(f"{v.stem}.npy\n" for v in items))
         layout.gt_path.parent.mkdir(parents=True)
         with open(layout.gt_path, "wb") as handle:
-            pickle.dump({v.stem: v.frame_labels() for v in videos["test"]}, handle, protocol=4)
+            pickle.dump({v.stem: v.frame_labels() for items in videos.values() for v in items}, handle, protocol=4)
         (tmp / "Temporal_Anomaly_Annotation.txt").write_text("".join(_annotation_line(v) for v in videos["test"]))
         intervals = {v.stem: {"class": v.class_name, "split": v.split, "n_frames": v.n_frames,
                               "intervals": [list(i) for i in v.intervals]} for items in videos.values() for v in items}
