@@ -43,6 +43,13 @@ METRIC_COLUMNS = (
     *(f"val_{key}" for key in EVAL_KEYS), *(f"test_{key}" for key in EVAL_KEYS), "elapsed_s",
 )
 SELECT_ON = ("val", "test")
+ABLATIONS: dict[str, dict[str, bool]] = {
+    "full": {},
+    "local": {"use_global": False},
+    "global": {"use_local": False},
+    "no-tim": {"use_tim": False},
+}
+"""MSF ablations: the local branch only, the global branch only, without TIM, the full model."""
 PAPER_ITERATIONS = 32_200  # the released code: 20 epochs of 1,610 iterations
 PAPER_EVAL_EVERY = 200
 
@@ -55,7 +62,7 @@ class TrainConfig:
     released code's; the schedule is shorter by default (3,000 iterations, evaluation every 100):
     `paper_schedule()` (`--schedule paper`) gives the released 32,200 and 200. `val_fraction` of
     each class's training videos (at least one) is held out for validation, drawn with `val_seed`;
-    `select_on` picks the split that chooses `best.pt`.
+    `select_on` picks the split that chooses `best.pt`; `ablation` (MSF only) one of `ABLATIONS`.
     """
 
     arch: str = "msf"
@@ -69,8 +76,13 @@ class TrainConfig:
     select_on: str = "val"
     val_fraction: float = 0.1
     val_seed: int = 0
+    ablation: str = "full"
 
     def __post_init__(self) -> None:
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"ablation must be one of {tuple(ABLATIONS)}, got {self.ablation!r}")
+        if self.ablation != "full" and not self.arch.startswith("msf"):
+            raise ValueError(f"ablation {self.ablation!r} applies to MSF only, not {self.arch!r}")
         if self.select_on not in SELECT_ON:
             raise ValueError(f"select_on must be one of {SELECT_ON}, got {self.select_on!r}")
         if not 0.0 < self.val_fraction < 1.0:
@@ -173,7 +185,7 @@ def train(
         rows = _read_metrics(out / "metrics.csv")
         rows = [row for row in rows if int(row["iteration"]) <= start]
     else:
-        model = build_model(config.arch, {"feature_dim": feature_dim})
+        model = build_model(config.arch, {"feature_dim": feature_dim, **ABLATIONS[config.ablation]})
         start, best_auc, rows = 0, float("-inf"), []
     model.to(device)
     select_backend(model, device)

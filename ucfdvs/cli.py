@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     try:
         config = TrainConfig(
             arch=args.model, iterations=iterations, eval_every=eval_every, lr=args.lr, seed=args.seed,
-            select_on=args.select_on, val_fraction=args.val_fraction, val_seed=args.val_seed,
+            select_on=args.select_on, val_fraction=args.val_fraction, val_seed=args.val_seed, ablation=args.ablation,
         )
     except ValueError as err:
         raise UserError(str(err)) from None
@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--val-fraction", type=float, default=0.1,
                        help="share of each class's training videos held out for validation (default %(default)s)")
     train.add_argument("--val-seed", type=int, default=0, help="seed of the validation draw (default %(default)s)")
+    train.add_argument("--ablation", choices=("full", "local", "global", "no-tim"), default="full",
+                       help="MSF only: local branch only, global branch only, without TIM, or the full model")
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--seed", type=int, default=1213)
     train.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default %(default)s)")
