@@ -51,6 +51,8 @@ def test_train_resume_and_eval(tiny_data, run_cli, tmp_path):
     code, _, _ = run_cli("summary", "--eval", f"MSF={out}", "--out", tmp_path / "report.md")
     report = (tmp_path / "report.md").read_text()
     assert code == 0 and f"{metrics['auc_all']:.4f}" in report and "roc.png" in report
+    selected = next(r for r in rows if int(r["iteration"]) == metrics["iteration"])
+    assert f"val (iteration {metrics['iteration']}) | {float(selected['val_auc_all']):.4f}" in report
 
 
 def test_linear_baseline_trains(tiny_data, run_cli, tmp_path):

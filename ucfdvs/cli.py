@@ -82,7 +82,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     test_set = TestSet(_layout(args), model.feature_dim)
     metrics, scored = test_set.evaluate(model, device, progress=True)
     extra = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": checkpoint.sha256, "arch": checkpoint.arch,
-             "n_videos": len(scored), "device": str(device), **left_out_report(test_set)}
+             "n_videos": len(scored), "device": str(device), "iteration": checkpoint.iteration,
+             **left_out_report(test_set)}
     write_evaluation(Path(args.out), metrics, scored, extra, plots=args.plots, force=args.force)
     from ucfdvs.train.metrics import json_ready
 
