@@ -29,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 # from the training split -> NIR -> emulator (fixed point) -> benchmark. Ends with validation and test figures.
 demo: $(STAMP)
 	$(UCFDVS) synth-events --out $(DEMO)/events --seed 0 --force
-	$(UCFDVS) pretrain-extractor --events $(DEMO)/events --out $(DEMO)/events/extractor.pt --iterations 600
+	$(UCFDVS) pretrain-extractor --events $(DEMO)/events --out $(DEMO)/events/extractor.pt --iterations 1200
 	$(UCFDVS) extract --events $(DEMO)/events --out $(DEMO)/data --force
 	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-linear --model linear --iterations 1000 --eval-every 100 --force
 	$(UCFDVS) train --data $(DEMO)/data --out $(DEMO)/run-msf --model msf --iterations 1000 --eval-every 100 --force
