@@ -163,3 +163,11 @@ def test_released_converts_each_shared_site_to_its_own_population() -> None:
     assert scores.shape == (2, 12) and bool(((scores > 0) & (scores < 1)).all())
     with pytest.raises(UserError, match="ablated"):
         convert(build_model("msf-released", {**SMALL, "use_tim": False}))
+
+
+def test_onnx_export_refuses_the_released_variant(tmp_path) -> None:
+    from ucfdvs.export.onnx_export import export_onnx
+
+    with pytest.raises(UserError, match="msf-released"):
+        export_onnx(released(), tmp_path / "m.onnx")
+    assert not (tmp_path / "m.onnx").exists()
