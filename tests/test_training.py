@@ -87,3 +87,10 @@ def test_validation_split_is_stratified_and_seeded(tiny_data):
         n = sum(v.class_name == name for v in videos)
         assert sum(v.class_name == name for v in val) == min(n - 1, max(1, round(0.25 * n)))
         assert any(v.class_name == name for v in train)
+
+
+def test_paper_schedule_is_the_released_one():
+    from ucfdvs.train.trainer import TrainConfig, paper_schedule
+
+    config = paper_schedule(TrainConfig(lr=3e-4))
+    assert (config.iterations, config.eval_every, config.lr) == (20 * 1610, 200, 3e-4)
