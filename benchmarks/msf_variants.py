@@ -1,7 +1,7 @@
 """Both MSF variants, their ablations and the linear baseline over seeds, selected on validation.
 
     python -m ucfdvs.benchmarks.msf_variants --data NAME=ROOT [--data NAME=ROOT ...] [--seeds 0 1 2]
-        [--iterations 1000] [--eval-every 100] [--lr 1e-4] [--jobs 2] [--out FILE]
+        [--iterations 1000] [--eval-every 100] [--lr 1e-4] [--lr-for ARCH=LR ...] [--jobs 2] [--out FILE]
 
 For each feature dataset (official layout), trains the linear top-k MIL baseline and `msf` and
 `msf-released` as `full`, `local` (local branch only), `global` (global branch only) and `no-tim`,
@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate of every model (default %(default)s)")
+    parser.add_argument("--lr-for", action="append", default=[], metavar="ARCH=LR",
+                        help="learning rate of one architecture (linear, msf, msf-released), overriding --lr")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (one torch thread each)")
     parser.add_argument("--only", nargs="+", help="restrict to these ARCH:ABLATION rows, e.g. linear:full msf:full")
     parser.add_argument("--out", default=str(results_dir() / "msf_variants.json"))
@@ -123,13 +125,19 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not Path(root, "train_split.txt").is_file():
             raise UserError(f"--data expects NAME=ROOT with ROOT/train_split.txt, got {item!r}")
         datasets[name] = root
+    rates = {arch: args.lr for arch in ("linear", "msf", "msf-released")}
+    for item in args.lr_for:
+        arch, sep, value = item.partition("=")
+        if not sep or arch not in rates:
+            raise UserError(f"--lr-for expects ARCH=LR with ARCH one of {', '.join(rates)}, got {item!r}")
+        rates[arch] = float(value)
     variants = [v for v in VARIANTS if not args.only or f"{v[0]}:{v[1]}" in args.only]
     jobs = [(name, arch, ablation, seed) for name in datasets for arch, ablation in variants for seed in args.seeds]
-    results = {"machine": describe_machine(), "iterations": args.iterations, "eval_every": args.eval_every, "lr": args.lr,
+    results = {"machine": describe_machine(), "iterations": args.iterations, "eval_every": args.eval_every, "lr": rates,
                "seeds": args.seeds, "datasets": datasets, "runs": [], "summary": {}}
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_one, datasets[name], arch, ablation, seed, args.iterations, args.eval_every, args.lr):
+        futures = {pool.submit(run_one, datasets[name], arch, ablation, seed, args.iterations, args.eval_every, rates[arch]):
                    name for name, arch, ablation, seed in jobs}
         for future in concurrent.futures.as_completed(futures):
             run = {"dataset": futures[future], **future.result()}

@@ -7,7 +7,7 @@ import torch
 
 from ucfdvs.errors import UserError
 from ucfdvs.train.checkpoint import load_checkpoint, save_checkpoint
-from ucfdvs.train.model.msf import MSF, MSFConfig
+from ucfdvs.train.model.msf import MSF
 from ucfdvs.train.model.neurons import CarriedStateLIF, StrictLIFNode, lif
 from ucfdvs.train.model.registry import build_model
 
