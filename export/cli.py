@@ -45,8 +45,8 @@ def load_for_export(path: str | Path, lookahead: int | None, beta: float | None)
             raise UserError(f"damaged streaming checkpoint ({err})", path) from None
         return StreamingMSF(net), None, file_sha256(path)
     checkpoint = load_checkpoint(path)
-    if checkpoint.arch != "msf":
-        raise UserError(f"holds architecture {checkpoint.arch!r}; only 'msf' has a streaming (NIR) form", path)
+    if checkpoint.arch not in ("msf", "msf-released"):
+        raise UserError(f"holds architecture {checkpoint.arch!r}; only 'msf' and 'msf-released' have a streaming (NIR) form", path)
     source = {"source_checkpoint_sha256": checkpoint.sha256, "source_checkpoint": str(path)}
     model = convert(checkpoint.model, DEFAULT_LOOKAHEAD if lookahead is None else lookahead,
                     DEFAULT_BETA if beta is None else beta, source=source)

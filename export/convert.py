@@ -20,6 +20,12 @@ Every piece and what it costs (``P = K + L + 4`` with ``K = max(2, L)``; latency
   (the reference uses ``h[t-1]`` and passes ``h[0] = z[0]`` unchanged; both differ here).
 * Residual and read-out: ``score logit[i] = w . (h[i] + x[i]) + b`` at the Output, non-spiking;
   the sigmoid is applied after the graph.
+* ``msf-released``: its shared, carried-state LIFs (one neuron called at the five local/global
+  sites in turn, one at the four graph sites, each call starting from the membrane the previous
+  one ended with) become one LIF population per site, each starting at v = 0: in a stream all
+  sites run at once, so there is no "previous site" to inherit from. TIM's bias-free W becomes a
+  ``Linear`` node; its strict threshold (``v > th``) becomes NIR's ``v >= th`` (they differ only
+  when the membrane equals the threshold exactly). The head dropout is inactive in eval mode.
 * Start-up: the neurons see their biases during the first ``P`` steps before snippet 0 arrives
   (the reference starts every LIF at v = 0 on snippet 0).
 """
@@ -197,6 +203,8 @@ def convert(reference: MSF, lookahead: int = DEFAULT_LOOKAHEAD, beta: float = DE
     """
     if not isinstance(reference, MSF):
         raise UserError(f"cannot convert a {type(reference).__name__}: only the MSF architecture has a streaming form")
+    if not (reference.config.use_local and reference.config.use_global and reference.config.use_tim):
+        raise UserError("cannot convert an ablated MSF (a branch or TIM left out): only the full model has a streaming form")
     if lookahead < 0:
         raise UserError(f"look-ahead must be >= 0, got {lookahead}")
     if not 0.0 < beta < 1.0:

@@ -68,6 +68,9 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
     """Trace the reference model (eval mode) at ``steps`` snippets and write ``path`` atomically."""
     if not isinstance(model, MSF):
         raise UserError(f"cannot export module {type(model).__name__} to ONNX: expected the reference MSF")
+    if model.config.variant != "paper":
+        raise UserError("cannot export msf-released to ONNX: its shared carried-state and strict-threshold neurons "
+                        "have no traceable form here (export it to NIR, or use --model msf)")
     if steps < 2:
         raise UserError(f"--onnx-steps must be >= 2, got {steps}")
     model = copy.deepcopy(model).eval()

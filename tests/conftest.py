@@ -10,12 +10,12 @@ from ucfdvs.cli import main
 from ucfdvs.train.synthetic_features import SyntheticFeatureConfig, write_synthetic_features
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-TINY = SyntheticFeatureConfig(n_train=16, n_test=8, median_snippets=30, min_snippets=8, max_snippets=60)
+TINY = SyntheticFeatureConfig(n_train=64, n_test=8, median_snippets=30, min_snippets=8, max_snippets=60)
 
 
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small dataset (16 train, 8 test videos, 8-60 snippets each); tests must not modify it."""
+    """A small dataset (64 train: 2 or more of every class, 8 test videos, 8-60 snippets each); tests must not modify it."""
     root = tmp_path_factory.mktemp("data") / "tiny"
     write_synthetic_features(root, TINY, seed=3)
     return root

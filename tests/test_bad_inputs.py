@@ -98,6 +98,34 @@ def test_gt_shorter_than_scores(data, checkpoint, run_cli, tmp_path):
     assert_one_line_error(run_cli(*eval_args(data, checkpoint, tmp_path / "o")), "gt-ucf-dic.pickle", "shorter")
 
 
+def _pad_gt_to(data, stem, frames):
+    """Set the GT of `stem` to `frames` frames: its labels, then copies of its last label."""
+    _rewrite_gt(data, lambda gt: gt.__setitem__(stem, np.resize(gt[stem], frames) if frames <= len(gt[stem])
+                                                 else np.concatenate([gt[stem], np.full(frames - len(gt[stem]), gt[stem][-1])])))
+
+
+def test_both_snippet_conventions_and_the_refusal(data, checkpoint, run_cli, tmp_path):
+    import json
+
+    videos = read_split(FeatureLayout(data), "test")
+    n = {stem: np.load(FeatureLayout(data).feature_path(stem)).shape[0] for stem in videos}
+    _pad_gt_to(data, videos[0], 16 * n[videos[0]])  # padded clip: ends exactly at the last snippet's end
+    _pad_gt_to(data, videos[1], 16 * n[videos[1]] + 15)  # dropped partial clip of 15 frames
+    _pad_gt_to(data, videos[2], 16 * n[videos[2]] + 7)  # of 7 frames
+    out = tmp_path / "o"
+    code, stdout, _ = run_cli(*eval_args(data, checkpoint, out))
+    assert code == 0 and json.loads(stdout)["gt_frames_left_out"] == 22
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["gt_frames_left_out"] == 22
+    assert metrics["gt_frames_left_out_per_video"] == {videos[1]: 15, videos[2]: 7}
+    assert run_cli("summary", "--eval", f"MSF={out}", "--out", tmp_path / "s.md")[0] == 0
+    summary = (tmp_path / "s.md").read_text()
+    assert "left out of the metrics: MSF 22" in summary and f"{videos[1]} 15" in summary
+    _pad_gt_to(data, videos[1], 16 * n[videos[1]] + 16)  # a whole snippet more: another video's GT
+    assert_one_line_error(run_cli(*eval_args(data, checkpoint, tmp_path / "o2")), "gt-ucf-dic.pickle", videos[1],
+                          f"{16 * n[videos[1]] + 16} frames, longer than its {n[videos[1]]} snippets")
+
+
 class Exploit:
     def __reduce__(self):
         return (os.system, ("echo pwned",))
@@ -123,6 +151,29 @@ def test_checkpoint_of_another_architecture(data, run_cli, tmp_path):
     unknown = tmp_path / "unknown.pt"
     torch.save({"format": "ucfdvs-checkpoint/1", "arch": "transformer", "state_dict": {}}, unknown)
     assert_one_line_error(run_cli(*eval_args(data, unknown, tmp_path / "o")), "unknown.pt", "unknown architecture")
+
+
+def test_train_flags(data, run_cli, tmp_path, capsys):
+    base = ("train", "--data", data, "--out", tmp_path / "r", "--device", "cpu")
+    with pytest.raises(SystemExit) as exit_:  # argparse: usage and one error line
+        run_cli(*base, "--model", "msf-paper")
+    assert exit_.value.code == 2 and "invalid choice: 'msf-paper'" in capsys.readouterr().err
+    assert_one_line_error(run_cli(*base, "--schedule", "paper", "--iterations", "5"), "--schedule paper")
+    assert_one_line_error(run_cli(*base, "--val-fraction", "1.5"), "val_fraction")
+    keep = read_split(FeatureLayout(data), "train")
+    arson = [s for s in keep if s.startswith("Arson")]
+    (data / "train_split.txt").write_text("".join(f"{s}.npy\n" for s in keep if s not in arson[1:]))
+    assert_one_line_error(run_cli(*base, "--iterations", "1"), "train_split.txt", "needs at least 2 videos (28 in all)",
+                          "Arson 1", "--select-on test")
+    assert run_cli(*base, "--iterations", "1", "--select-on", "test")[0] == 0
+
+
+def test_checkpoint_of_the_other_variant(data, run_cli, tmp_path):
+    released = tmp_path / "released.pt"
+    save_checkpoint(released, build_model("msf-released"), "msf-released")
+    run = ("train", "--data", data, "--out", tmp_path / "r", "--device", "cpu", "--iterations", "2")
+    assert_one_line_error(run_cli(*run, "--model", "msf", "--resume", released), "released.pt",
+                          "holds architecture 'msf-released', expected 'msf'")
 
 
 def test_truncated_checkpoint(data, checkpoint, run_cli, tmp_path):

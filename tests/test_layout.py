@@ -15,18 +15,18 @@ def test_layout_round_trip(tiny_data):
     layout = FeatureLayout(tiny_data)
     assert layout.feature_dir == tiny_data / "features_video" / "Spikingformer" / "feature_hardvs"
     train, test = load_split(layout, "train"), load_split(layout, "test")
-    assert len(train) == 16 and len(test) == 8
+    assert len(train) == 64 and len(test) == 8
     assert {v.stem for v in train}.isdisjoint(v.stem for v in test)
-    assert sum(not v.is_anomalous for v in train) == 8
+    assert sum(not v.is_anomalous for v in train) == 32
     assert all(v.features.dtype == np.float32 and v.features.shape[1] == 256 for v in train + test)
     assert all(8 <= v.n_snippets <= 60 for v in train + test)
     assert any(v.n_snippets < 16 for v in train + test)
     assert (tiny_data / "test_split.txt").read_text().splitlines()[0].endswith("_x264.npy")
     gt = load_ground_truth(layout)
-    assert set(gt) == {v.stem for v in test}
+    assert set(gt) == {v.stem for v in train + test}  # UCF-Crime's annotates test only; ours both
     for video in test:
-        labels = frame_labels_for(gt, video, layout.gt_path)
-        assert 16 * (video.n_snippets - 1) < len(labels) <= 16 * video.n_snippets
+        labels, left_out = frame_labels_for(gt, video, layout.gt_path)
+        assert 16 * (video.n_snippets - 1) < len(labels) <= 16 * video.n_snippets and left_out == 0
         assert labels.any() == video.is_anomalous
 
 

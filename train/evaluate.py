@@ -1,4 +1,4 @@
-"""Scoring test videos and computing frame-level metrics; `ucfdvs eval`."""
+"""Scoring videos and computing frame-level metrics on the test split or a validation set; `ucfdvs eval`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ucfdvs.atomic import atomic_dir
 from ucfdvs.train.layout import FeatureLayout, Video, frame_labels_for, load_ground_truth, load_split
 from ucfdvs.train.metrics import ScoredVideo, frame_metrics, json_ready
 from ucfdvs.train.plots import plot_roc, plot_video_scores
+from ucfdvs.train.ucf_classes import FRAMES_PER_SNIPPET
 
 
 @torch.no_grad()
@@ -41,24 +42,64 @@ def score_videos(
 def scored_videos(
     videos: list[Video], scores: dict[str, np.ndarray], gt: dict[str, np.ndarray], gt_path: Path
 ) -> list[ScoredVideo]:
-    """Pair each test video's scores with its checked ground truth."""
-    return [ScoredVideo(v.stem, scores[v.stem], frame_labels_for(gt, v, gt_path), v.class_name) for v in videos]
+    """Pair each video's scores with its checked ground truth (over the frames its snippets cover)."""
+    scored = []
+    for video in videos:
+        labels, left_out = frame_labels_for(gt, video, gt_path)
+        scored.append(ScoredVideo(video.stem, scores[video.stem], labels, video.class_name, left_out))
+    return scored
 
 
-class TestSet:
-    """The test split with its ground truth, loaded and checked once."""
+def video_label_frames(videos: list[Video]) -> dict[str, np.ndarray]:
+    """Weak frame labels: every frame a video's snippets cover gets the video's label, `{stem: [16 n]}`."""
+    return {v.stem: np.full(FRAMES_PER_SNIPPET * v.n_snippets, int(v.is_anomalous), np.int8) for v in videos}
 
-    def __init__(self, layout: FeatureLayout, feature_dim: int | None = None) -> None:
-        self.layout = layout
-        self.videos = load_split(layout, "test", feature_dim)
-        self.gt = load_ground_truth(layout)
-        for video in self.videos:
-            frame_labels_for(self.gt, video, layout.gt_path)
+
+class EvalSet:
+    """Videos with frame labels, loaded and checked once: the test split or a validation set.
+
+    `labels` says where the frame labels come from: `frame` (the GT pickle) or `video` (the video
+    label on every frame, for validation videos the GT does not annotate, as in UCF-Crime's train split).
+    """
+
+    def __init__(self, videos: list[Video], gt: dict[str, np.ndarray], gt_path: Path, labels: str = "frame") -> None:
+        self.videos = videos
+        self.gt = gt
+        self.gt_path = gt_path
+        self.labels = labels
+        self.left_out = {v.stem: frame_labels_for(gt, v, gt_path)[1] for v in videos}
+
+    @property
+    def left_out_total(self) -> int:
+        """Ground-truth frames past the last snippet (a dropped partial clip), summed over the videos."""
+        return int(sum(self.left_out.values()))
 
     def evaluate(self, model: nn.Module, device: torch.device, progress: bool = False) -> tuple[dict, list[ScoredVideo]]:
         scores = score_videos(model, self.videos, device, progress=progress)
-        scored = scored_videos(self.videos, scores, self.gt, self.layout.gt_path)
+        scored = scored_videos(self.videos, scores, self.gt, self.gt_path)
         return frame_metrics(scored), scored
+
+
+class TestSet(EvalSet):
+    """The test split with its ground truth."""
+
+    def __init__(self, layout: FeatureLayout, feature_dim: int | None = None) -> None:
+        self.layout = layout
+        super().__init__(load_split(layout, "test", feature_dim), load_ground_truth(layout), layout.gt_path)
+
+
+def validation_set(videos: list[Video], layout: FeatureLayout) -> EvalSet:
+    """Validation videos with the GT's frame labels when it annotates all of them, else their video labels."""
+    gt = load_ground_truth(layout)
+    if all(v.stem in gt for v in videos):
+        return EvalSet(videos, gt, layout.gt_path, "frame")
+    return EvalSet(videos, video_label_frames(videos), layout.gt_path, "video")
+
+
+def left_out_report(evaluation: EvalSet) -> dict:
+    """`gt_frames_left_out` (total) and `gt_frames_left_out_per_video` (videos with any) for metrics.json."""
+    return {"gt_frames_left_out": evaluation.left_out_total,
+            "gt_frames_left_out_per_video": {stem: n for stem, n in evaluation.left_out.items() if n}}
 
 
 def pick_plot_videos(scored: list[ScoredVideo], count: int) -> list[ScoredVideo]:

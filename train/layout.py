@@ -132,26 +132,59 @@ def load_ground_truth(layout: FeatureLayout) -> dict[str, np.ndarray]:
     return gt
 
 
-def frame_labels_for(gt: dict[str, np.ndarray], video: Video, gt_path: Path) -> np.ndarray:
-    """The GT frame labels of one test video, checked against its snippet count.
+def frame_labels_for(gt: dict[str, np.ndarray], video: Video, gt_path: Path) -> tuple[np.ndarray, int]:
+    """The GT frame labels of one video over the frames its snippets cover, and how many were left out.
 
-    The scores cover `16 * n_snippets` frames; the GT must end inside the last snippet.
+    Snippet i covers frames `[16 i, 16 i + 16)`, so `n` snippets cover `16 n` frames. Two conventions
+    of feature folders are accepted:
+    - the last clip padded: the GT ends inside the last snippet, `16 (n - 1) < frames <= 16 n`;
+    - the trailing partial clip dropped: the GT runs up to 15 frames past it, `16 n < frames < 16 (n + 1)`;
+      the frames past `16 n` have no score and are left out (returned count).
+    A GT of `16 (n - 1)` frames or fewer, or of `16 (n + 1)` or more, belongs to another video: refused.
     """
     if video.stem not in gt:
-        raise UserError(f"no ground-truth entry for test video {video.stem}", gt_path)
+        raise UserError(f"no ground-truth entry for video {video.stem}", gt_path)
     labels = gt[video.stem]
     n_frames = len(labels)
-    low, high = FRAMES_PER_SNIPPET * (video.n_snippets - 1), FRAMES_PER_SNIPPET * video.n_snippets
-    if n_frames <= low:
+    covered = FRAMES_PER_SNIPPET * video.n_snippets
+    low, high = covered - FRAMES_PER_SNIPPET, covered + FRAMES_PER_SNIPPET - 1
+    if n_frames <= low or n_frames > high:
+        relation = "shorter than" if n_frames <= low else "longer than"
         raise UserError(
-            f"ground truth of {video.stem} has {n_frames} frames, shorter than its "
-            f"{video.n_snippets} snippets ({low + 1} to {high} frames expected)",
+            f"ground truth of {video.stem} has {n_frames} frames, {relation} its {video.n_snippets} snippets "
+            f"allow ({low + 1} to {covered} frames with the last clip padded, up to {high} with a partial clip dropped)",
             gt_path,
         )
-    if n_frames > high:
+    left_out = max(0, n_frames - covered)
+    return labels[: min(n_frames, covered)], left_out
+
+
+MIN_VIDEOS_PER_CLASS = 2  # one for validation, at least one left to train on
+
+
+def split_validation(videos: list[Video], fraction: float, seed: int, where: Path) -> tuple[list[Video], list[Video]]:
+    """Carve a validation set out of a training split, by video and stratified by class.
+
+    Each class c with n_c videos gives `max(1, round(fraction * n_c))` of them (at most n_c - 1),
+    drawn with `numpy.random.default_rng(seed)`; returns (training videos, validation videos), each
+    in split-file order. Every class needs at least 2 videos, else `UserError` naming the shortfall.
+    """
+    by_class: dict[str, list[int]] = {}
+    for index, video in enumerate(videos):
+        by_class.setdefault(video.class_name, []).append(index)
+    short = sorted(name for name, members in by_class.items() if len(members) < MIN_VIDEOS_PER_CLASS)
+    if short:
+        counts = ", ".join(f"{name} {len(by_class[name])}" for name in short)
         raise UserError(
-            f"ground truth of {video.stem} has {n_frames} frames, longer than its "
-            f"{video.n_snippets} snippets cover ({high} frames)",
-            gt_path,
+            f"the train split is too small for a validation set of every class: each of its {len(by_class)} classes "
+            f"needs at least {MIN_VIDEOS_PER_CLASS} videos ({MIN_VIDEOS_PER_CLASS * len(by_class)} in all), "
+            f"short: {counts} (or pass --select-on test)",
+            where,
         )
-    return labels
+    rng = np.random.default_rng(seed)
+    chosen: set[int] = set()
+    for name in sorted(by_class):
+        members = by_class[name]
+        count = min(len(members) - 1, max(1, round(fraction * len(members))))
+        chosen.update(int(i) for i in rng.choice(members, count, replace=False))
+    return [v for i, v in enumerate(videos) if i not in chosen], [v for i, v in enumerate(videos) if i in chosen]

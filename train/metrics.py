@@ -18,12 +18,14 @@ ALARM_THRESHOLD = 0.5
 
 @dataclass(frozen=True)
 class ScoredVideo:
-    """One test video: snippet scores `[n_snippets]`, frame labels `[n_frames]`, and its class."""
+    """One evaluated video: snippet scores `[n_snippets]`, frame labels `[n_frames]` over the frames
+    the snippets cover, its class, and the GT frames past the last snippet that were left out."""
 
     stem: str
     scores: np.ndarray
     frame_labels: np.ndarray
     class_name: str
+    left_out_frames: int = 0
 
     @property
     def is_anomalous(self) -> bool:

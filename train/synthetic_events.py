@@ -5,16 +5,22 @@ Written under ROOT (all or nothing):
     ROOT/events/<Video>_x264.npz          t (int64 us), x, y (uint16), p (uint8) as the official release
     ROOT/raw/<Video>_x264.raw             the same events as Prophesee EVT 3.0 RAW
     ROOT/train_split.txt, test_split.txt  `<Video>_x264.npy` per line (the feature layout's split files)
-    ROOT/GT/gt-ucf-dic.pickle             per-frame 0/1 labels at 30 fps of the test videos
+    ROOT/GT/gt-ucf-dic.pickle             per-frame 0/1 labels at 30 fps of every video (UCF-Crime's: test only)
     ROOT/Temporal_Anomaly_Annotation.txt  UCF-Crime's columns for the test videos (inclusive frames, -1 = none)
     ROOT/synthetic_intervals.json         class, split, frame count and intervals of every video (train too;
                                           synthetic-only, used to pretrain the feature extractor)
     ROOT/events_info.json                 sensor geometry, render rate, seed and configuration
 
 The official release's event folder layout is not documented here, so `events/` and `raw/` are this
-toolkit's convention. Geometry is 160x90 by default (1280x720 / 8, same aspect ratio as the IMX636);
-scenes are rendered at 60 frames/s and the DVS model (`train.dvs_simulator`) interpolates event times
-between rendered frames. Names, split proportions and intervals follow `train.synthetic_features`.
+toolkit's convention. Geometry is 64x36 by default (1280x720 / 20, the IMX636's aspect ratio and the
+extractor's input size, so no pixel is simulated only to be pooled away); scenes are rendered at 30
+frames/s and the DVS model (`train.dvs_simulator`) interpolates event times between rendered frames.
+Names, split proportions and intervals follow `train.synthetic_features`; the scenes' generative model
+(activity regimes, joggers, anomalies that build up and fade) is in `train.synthetic_scenes`.
+
+Video lengths are log-normal in snippets, shaped like UCF-Crime's (long-tailed, tens to hundreds of
+snippets) but shorter so that `make demo` fits on two cores: median 40 snippets (21 s), sigma 0.6,
+clipped to 12-240 (UCF-Crime's videos last 242 s = about 450 snippets on average).
 """
 
 from __future__ import annotations
@@ -49,16 +55,16 @@ RENDER_CHUNK = 64
 class SyntheticEventConfig:
     """Size of the synthetic event dataset; snippets are 16 frames at 30 fps (533,328 us)."""
 
-    n_train: int = 160
-    n_test: int = 60
+    n_train: int = 120
+    n_test: int = 40
     normal_fraction: float = 0.5
-    width: int = 160
-    height: int = 90
-    fps: float = 60.0
-    median_snippets: int = 16
-    length_sigma: float = 0.4
-    min_snippets: int = 10
-    max_snippets: int = 40
+    width: int = 64
+    height: int = 36
+    fps: float = 30.0
+    median_snippets: int = 40
+    length_sigma: float = 0.6
+    min_snippets: int = 12
+    max_snippets: int = 240
     dvs: DVSConfig = field(default_factory=DVSConfig)
 
     def __post_init__(self) -> None:
@@ -191,7 +197,7 @@ def write_synthetic_events(root: str | Path, config: SyntheticEventConfig = Synt
             layout.split_path(split).write_text("".join(f"{v.stem}.npy\n" for v in items))
         layout.gt_path.parent.mkdir(parents=True)
         with open(layout.gt_path, "wb") as handle:
-            pickle.dump({v.stem: v.frame_labels() for v in videos["test"]}, handle, protocol=4)
+            pickle.dump({v.stem: v.frame_labels() for items in videos.values() for v in items}, handle, protocol=4)
         (tmp / "Temporal_Anomaly_Annotation.txt").write_text("".join(_annotation_line(v) for v in videos["test"]))
         intervals = {v.stem: {"class": v.class_name, "split": v.split, "n_frames": v.n_frames,
                               "intervals": [list(i) for i in v.intervals]} for items in videos.values() for v in items}

@@ -259,7 +259,9 @@ def write_synthetic_features(
                 np.save(layout.feature_path(video.stem), video.features)
             layout.split_path(split).write_text("".join(f"{v.stem}.npy\n" for v in videos))
         layout.gt_path.parent.mkdir(parents=True)
-        ground_truth = {v.stem: v.frame_labels() for v in splits["test"]}
+        # Unlike UCF-Crime's GT (test videos only), the training videos are annotated too, so that a
+        # validation set carved from the training split is scored on frame labels.
+        ground_truth = {v.stem: v.frame_labels() for videos in splits.values() for v in videos}
         with open(layout.gt_path, "wb") as handle:
             pickle.dump(ground_truth, handle, protocol=4)
         # Same columns as UCF-Crime's Temporal_Anomaly_Annotation.txt: inclusive frame numbers, -1 for none.

@@ -6,10 +6,26 @@ explosion ring: centre, radius, width and amplitude per frame):
 
     I[f] = max(background * gain[f] + sum_b amp_b[f] G_b[f] + sum_e amp_e[f] R_e[f], 0.01)
 
-Normal activity in every video: walkers crossing with gait bob and varying speed, vehicles, slow light drift
-and short lighting-flicker episodes. Each anomaly class adds, inside its annotated intervals only, actors with
-a distinct motion signature (see `ANOMALY_SIGNATURES`). Positions are in pixels, speeds scale with the frame
-width, times in seconds; everything is drawn from the generator passed in, so a scene is deterministic.
+Normal activity with slow structure, in every video:
+- a scene activity level A(t) in [0, 1]: piecewise-constant regimes (quiet, ordinary, busy) lasting
+  20-90 s each, smoothed over about 3 s; a pool of up to 5 walkers (gait bob, varying speed) of which
+  walker k is present while A(t) > k / 5, fading in and out over about a second, so a street fills
+  and empties over tens of seconds; up to 2 vehicles whose passes follow the same level;
+- joggers: normal fast runners across the frame, a Poisson number (one per 40 s on average), 2-5 s each
+  (normal events that look unusual);
+- slow illumination drift (period 8-30 s) and short lighting-flicker episodes (one per 15 s).
+
+Anomalies: each anomaly class has a distinct motion signature (see `ANOMALY_SIGNATURES`) that acts inside
+its annotated intervals only. An interval [start, stop) is cut into consecutive episodes of 3-8 s and the
+signature is played once per episode, so a long interval holds a long activity (a fight that goes on, a
+fire that keeps flickering); all of it is multiplied by an envelope E(t) that builds up from 0.2 to 1
+over 1-3 s (2-6 snippets), holds, and fades back to 0.2 over 1-4 s before `stop`:
+
+    E(t) = 0.2 + 0.8 * min(smoothstep((t - start) / rise), smoothstep((stop - t) / fade))
+
+(rise and fade shrunk proportionally when the interval is shorter than rise + fade). Positions are in
+pixels, speeds scale with the frame width, times in seconds; everything is drawn from the generator
+passed in, so a scene is deterministic.
 """
 
 from __future__ import annotations
@@ -111,31 +127,95 @@ def _normal_gain(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return gain
 
 
-def _add_walkers(scene: Scene, rng: np.random.Generator, count: int) -> None:
-    """People crossing the frame (wrapping round off-screen), with varying speed and a vertical gait bob."""
+ENVELOPE_FLOOR = 0.2
+MAX_WALKERS = 5
+
+
+def smoothstep(x: np.ndarray) -> np.ndarray:
+    """3x^2 - 2x^3 on [0, 1], clipped outside."""
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def activity_level(times: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Scene activity A(t) [F] in [0, 1]: regimes of 20-90 s (levels 0.15-1), smoothed over about 3 s."""
+    duration = float(times[-1]) if times.size else 0.0
+    edges, levels = [0.0], [rng.uniform(0.15, 1.0)]
+    while edges[-1] <= duration:
+        edges.append(edges[-1] + rng.uniform(20.0, 90.0))
+        levels.append(rng.uniform(0.15, 1.0))
+    level = np.asarray(levels)[np.searchsorted(edges, times, side="right") - 1]
+    width = max(1, int(round(3.0 / max(_dt(times), 1e-9))))
+    kernel = np.ones(width) / width
+    padded = np.concatenate([np.full(width, level[0]), level, np.full(width, level[-1])])
+    return np.convolve(padded, kernel, mode="same")[width:-width]
+
+
+def presence(level: np.ndarray, rank: float, times: np.ndarray) -> np.ndarray:
+    """Amplitude factor [F] of the actor of rank `rank` in (0, 1): 1 while level > rank, ramping over ~1 s."""
+    return smoothstep((level - rank) / 0.1) if times.size > 1 else np.ones(times.size)
+
+
+def envelope(times: np.ndarray, start: float, stop: float, rng: np.random.Generator) -> np.ndarray:
+    """An anomaly's build-up and fade [F] (module docstring): 0.2 -> 1 over 1-3 s, 1 -> 0.2 over 1-4 s."""
+    rise, fade = rng.uniform(1.0, 3.0), rng.uniform(1.0, 4.0)
+    scale = min(1.0, (stop - start) / (rise + fade))
+    up = smoothstep((times - start) / (rise * scale))
+    down = smoothstep((stop - times) / (fade * scale))
+    return ENVELOPE_FLOOR + (1.0 - ENVELOPE_FLOOR) * np.minimum(up, down)
+
+
+def episodes(start: float, stop: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Consecutive [a, b) of 3-8 s covering [start, stop); a remainder under 1.5 s joins the last one."""
+    bounds = [start]
+    while stop - bounds[-1] > 8.0:
+        bounds.append(bounds[-1] + rng.uniform(3.0, 8.0))
+    if len(bounds) > 1 and stop - bounds[-1] < 1.5:
+        bounds.pop()
+    return list(zip(bounds, bounds[1:] + [stop]))
+
+
+def _add_walkers(scene: Scene, rng: np.random.Generator, level: np.ndarray) -> None:
+    """People crossing the frame (wrapping round off-screen), with varying speed and a vertical gait bob;
+    walker k of `MAX_WALKERS` is present while the activity level exceeds k / MAX_WALKERS."""
     width, height = scene.geometry
     t = scene.times
-    for _ in range(count):
+    for rank in range(MAX_WALKERS):
         speed = rng.uniform(0.05, 0.12) * width * rng.choice([-1, 1])
         speed_t = speed * (1 + 0.3 * np.sin(2 * np.pi * t / rng.uniform(3, 8) + rng.uniform(0, 6.3)))
         span = width + 0.2 * width
         cx = np.mod(rng.uniform(0, span) + np.cumsum(speed_t) * _dt(t), span) - 0.1 * width
         cy = rng.uniform(0.35, 0.85) * height + 0.01 * height * np.sin(2 * np.pi * rng.uniform(1.5, 2.5) * t)
         amp = rng.choice([-1, 1]) * rng.uniform(0.25, 0.5)
-        scene.add_blob(cx, cy, 0.018 * width, 0.08 * height, amp)
+        scene.add_blob(cx, cy, 0.018 * width, 0.08 * height, amp * presence(level, rank / MAX_WALKERS, t))
 
 
-def _add_vehicles(scene: Scene, rng: np.random.Generator, count: int) -> None:
-    """Cars passing along a road band, fast and elongated, with random gaps between passes."""
+def _add_vehicles(scene: Scene, rng: np.random.Generator, level: np.ndarray) -> None:
+    """Cars passing along a road band, fast and elongated, with random gaps between passes; the first drives
+    while the activity level exceeds 0.3, the second while it exceeds 0.7."""
     width, height = scene.geometry
     t = scene.times
-    for _ in range(count):
+    for rank in (0.3, 0.7):
         speed = rng.uniform(0.25, 0.45) * width * rng.choice([-1, 1])
         span = width * rng.uniform(2.0, 4.0)
         cx = np.mod(rng.uniform(0, span) + speed * t, span) - 0.15 * width
         cx = cx if speed > 0 else width - cx
         scene.add_blob(cx, rng.uniform(0.15, 0.3) * height, 0.05 * width, 0.05 * height,
-                       rng.choice([-1, 1]) * rng.uniform(0.3, 0.6))
+                       rng.choice([-1, 1]) * rng.uniform(0.3, 0.6) * presence(level, rank, t))
+
+
+def _add_joggers(scene: Scene, rng: np.random.Generator) -> None:
+    """Normal fast runners: Poisson count (one per 40 s), each crossing the frame in 2-5 s."""
+    width, height = scene.geometry
+    t = scene.times
+    duration = float(t[-1]) if t.size else 0.0
+    for onset in rng.uniform(0, max(duration, 1e-9), rng.poisson(duration / 40.0)):
+        crossing = rng.uniform(2.0, 5.0)
+        inside, u = _window(t, onset, onset + crossing)
+        direction = rng.choice([-1, 1])
+        cx = 0.5 * width + direction * (u / crossing - 0.5) * 1.2 * width
+        cy = rng.uniform(0.4, 0.85) * height + 0.015 * height * np.sin(2 * np.pi * 3.0 * u)
+        scene.add_blob(cx, cy, 0.018 * width, 0.08 * height, _on(inside, rng.choice([-1, 1]) * rng.uniform(0.3, 0.5)))
 
 
 def _dt(times: np.ndarray) -> float:
@@ -358,10 +438,20 @@ def build_scene(
     n_frames = int(np.floor(duration_s * fps)) + 1
     times = np.arange(n_frames, dtype=np.float64) / fps
     scene = Scene(geometry, times, _smooth_texture(geometry, rng), _normal_gain(times, rng))
-    _add_walkers(scene, rng, int(rng.integers(1, 4)))
-    _add_vehicles(scene, rng, int(rng.integers(0, 2)))
+    level = activity_level(times, rng)
+    _add_walkers(scene, rng, level)
+    _add_vehicles(scene, rng, level)
+    _add_joggers(scene, rng)
     if class_name != "Normal":
         signature = SIGNATURES[class_name]
         for start, stop in intervals_s:
-            signature(scene, start, stop, rng)
+            shape = envelope(times, start, stop, rng)
+            for first, last in episodes(start, stop, rng):
+                n_blobs, n_effects, gain = len(scene.blobs), len(scene.effects), scene.gain.copy()
+                signature(scene, first, last, rng)
+                for blob in scene.blobs[n_blobs:]:
+                    blob[4] *= shape
+                for _, _, params in scene.effects[n_effects:]:
+                    params[2] *= shape
+                scene.gain = gain + (scene.gain - gain) * shape
     return scene

@@ -45,23 +45,33 @@ def cmd_synth_features(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from ucfdvs.train.trainer import TrainConfig, resolve_device, train
+    from ucfdvs.train.trainer import TrainConfig, paper_schedule, resolve_device, train
 
-    if args.iterations < 1 or args.eval_every < 1:
+    if args.schedule == "paper" and (args.iterations is not None or args.eval_every is not None):
+        raise UserError("--schedule paper sets --iterations and --eval-every: give one or the other")
+    iterations = 3000 if args.iterations is None else args.iterations
+    eval_every = 100 if args.eval_every is None else args.eval_every
+    if iterations < 1 or eval_every < 1:
         raise UserError("--iterations and --eval-every must be >= 1")
-    config = TrainConfig(
-        arch=args.model, iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed
-    )
+    try:
+        config = TrainConfig(
+            arch=args.model, iterations=iterations, eval_every=eval_every, lr=args.lr, seed=args.seed,
+            select_on=args.select_on, val_fraction=args.val_fraction, val_seed=args.val_seed, ablation=args.ablation,
+        )
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if args.schedule == "paper":
+        config = paper_schedule(config)
     best = train(
         _layout(args), Path(args.out), config, resolve_device(args.device),
         resume=Path(args.resume) if args.resume else None, force=args.force,
     )
-    print(json.dumps({"best": best}, indent=2))
+    print(json.dumps({"selected_on": config.select_on, "best": best}, indent=2))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     from ucfdvs.train.checkpoint import load_checkpoint
-    from ucfdvs.train.evaluate import TestSet, write_evaluation
+    from ucfdvs.train.evaluate import TestSet, left_out_report, write_evaluation
     from ucfdvs.atomic import check_output_dir
     from ucfdvs.train.trainer import resolve_device
 
@@ -72,11 +82,13 @@ def cmd_eval(args: argparse.Namespace) -> None:
     test_set = TestSet(_layout(args), model.feature_dim)
     metrics, scored = test_set.evaluate(model, device, progress=True)
     extra = {"checkpoint": str(args.checkpoint), "checkpoint_sha256": checkpoint.sha256, "arch": checkpoint.arch,
-             "n_videos": len(scored), "device": str(device)}
+             "n_videos": len(scored), "device": str(device), "iteration": checkpoint.iteration,
+             **left_out_report(test_set)}
     write_evaluation(Path(args.out), metrics, scored, extra, plots=args.plots, force=args.force)
     from ucfdvs.train.metrics import json_ready
 
-    print(json.dumps(json_ready({key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}), indent=2))
+    shown = {key: metrics[key] for key in ("auc_all", "auc_abnormal", "far_all", "far_normal")}
+    print(json.dumps(json_ready({**shown, "gt_frames_left_out": test_set.left_out_total}), indent=2))
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -114,9 +126,19 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train MSF (or the linear baseline) with top-k MIL")
     _add_data_arguments(train)
     train.add_argument("--out", required=True, help="run folder (config.json, metrics.csv, last.pt, best.pt)")
-    train.add_argument("--model", choices=("msf", "linear"), default="msf")
-    train.add_argument("--iterations", type=int, default=3000)
-    train.add_argument("--eval-every", type=int, default=100, help="evaluate on the test split every N iterations")
+    train.add_argument("--model", choices=("msf", "msf-released", "linear"), default="msf",
+                       help="msf: the paper's figure; msf-released: the released code's design (README: MSF variants)")
+    train.add_argument("--iterations", type=int, help="training iterations (default 3000)")
+    train.add_argument("--eval-every", type=int, help="evaluate on validation and test every N iterations (default 100)")
+    train.add_argument("--schedule", choices=("short", "paper"), default="short",
+                       help="paper: the released code's 32,200 iterations with evaluation every 200")
+    train.add_argument("--select-on", choices=("val", "test"), default="val",
+                       help="split whose frame AUC picks best.pt (default %(default)s; test is optimistic)")
+    train.add_argument("--val-fraction", type=float, default=0.1,
+                       help="share of each class's training videos held out for validation (default %(default)s)")
+    train.add_argument("--val-seed", type=int, default=0, help="seed of the validation draw (default %(default)s)")
+    train.add_argument("--ablation", choices=("full", "local", "global", "no-tim"), default="full",
+                       help="MSF only: local branch only, global branch only, without TIM, or the full model")
     train.add_argument("--lr", type=float, default=1e-4)
     train.add_argument("--seed", type=int, default=1213)
     train.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default %(default)s)")

@@ -50,7 +50,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     synth = commands.add_parser("synth-events", help="write synthetic DVS recordings (npz + EVT 3.0 RAW) with splits and GT")
     synth.add_argument("--out", required=True, help="dataset root to create")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--small", action="store_true", help="14 short videos at 80x45 instead of 220 at 160x90")
+    synth.add_argument("--small", action="store_true", help="14 short videos at 80x45 instead of 160 at 64x36")
     synth.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     synth.set_defaults(func=cmd_synth_events)
 

@@ -58,7 +58,7 @@ class PretrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    bank_per_class: int = 150
+    bank_per_class: int = 40
     normal_share: float = 0.3
 
 

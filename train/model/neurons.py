@@ -7,6 +7,14 @@ SpikingJelly `LIFNode` with decay_input=True and hard reset to 0, per step t:
     v[t] = v[t] * (1 - s[t])                      (reset detached from the graph)
 
 Gradients flow through the sigmoid surrogate (SpikingJelly's default, alpha = 4).
+
+Two variants for `msf-released` (the released code's conventions):
+- `StrictLIFNode`: BrainCog's `LIFNode` as the released TIM builds it (same charge and reset, but
+  `s[t] = 1 if v[t] > v_threshold`, strict, and the quadratic-gate surrogate of BrainCog's `QGateGrad`,
+  alpha 2: ds/dv = max(0, alpha - alpha^2 |v - v_threshold|));
+- `CarriedStateLIF`: one multi-step LIF called at several sites in turn; each call starts from the
+  membrane the previous call ended with (SpikingJelly keeps `v` between calls), taken at each
+  video's last true snippet so that padding never leaks into the next site.
 """
 
 from __future__ import annotations
@@ -59,11 +67,75 @@ def lif(v_threshold: float = 1.0, step_mode: str = "m") -> neuron.LIFNode:
     )
 
 
+class _StrictQuadraticGate(torch.autograd.Function):
+    """Heaviside with H(0) = 0 forward, SpikingJelly's piecewise-quadratic gradient backward."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, alpha: float) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        return surrogate.piecewise_quadratic_backward(grad_output, ctx.saved_tensors[0], ctx.alpha)
+
+
+class StrictQuadraticGate(surrogate.PiecewiseQuadratic):
+    """BrainCog's `QGateGrad`: spike when x > 0 (strict), gradient alpha - alpha^2 |x| on |x| <= 1/alpha."""
+
+    def __init__(self, alpha: float = 2.0) -> None:
+        super().__init__(alpha=alpha, spiking=True)
+
+    @staticmethod
+    def spiking_function(x: torch.Tensor, alpha: float) -> torch.Tensor:
+        return _StrictQuadraticGate.apply(x, alpha)
+
+
+class StrictLIFNode(neuron.LIFNode):
+    """Single-step LIF with BrainCog's conventions (strict threshold, quadratic gate, alpha 2), tau 1.6.
+
+    SpikingJelly's eval path fires at `v >= v_threshold` whatever the surrogate, so this node always
+    takes the charge -> fire -> reset path, in training and in evaluation alike.
+    """
+
+    def __init__(self, v_threshold: float) -> None:
+        super().__init__(
+            tau=TAU, decay_input=True, v_threshold=v_threshold, v_reset=0.0, detach_reset=True,
+            surrogate_function=StrictQuadraticGate(2.0), step_mode="s", backend="torch",
+        )
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        return neuron.BaseNode.single_step_forward(self, x)
+
+
+class CarriedStateLIF(neuron.LIFNode):
+    """A multi-step LIF shared by several sites, called in turn on `[T, B, C]` currents.
+
+    Each call starts from the membrane left by the previous call: `v0[b] = v_prev[n_b - 1, b]`, the
+    membrane at video b's last true snippet (`lengths`, set by the model before the first call;
+    all `T` steps when None). `reset()` (each new batch of videos) starts again from v = 0.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            tau=TAU, decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=True,
+            surrogate_function=surrogate.Sigmoid(), step_mode="m", backend="torch", store_v_seq=True,
+        )
+        self.lengths: torch.Tensor | None = None
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        spikes = super().multi_step_forward(x_seq)
+        if self.lengths is not None:
+            self.v = self.v_seq[self.lengths - 1, torch.arange(x_seq.shape[1], device=x_seq.device)]
+        return spikes
+
+
 def select_backend(model: nn.Module, device: torch.device) -> str:
     """Use SpikingJelly's CuPy kernels for multi-step LIF layers on a GPU when CuPy is installed."""
     backend = "cupy" if device.type == "cuda" and importlib.util.find_spec("cupy") else "torch"
     for module in model.modules():
-        if isinstance(module, neuron.LIFNode) and module.step_mode == "m":
+        if isinstance(module, neuron.LIFNode) and module.step_mode == "m" and not isinstance(module, CarriedStateLIF):
             module.backend = backend
     return backend
 

@@ -61,6 +61,11 @@ class GraphConvolution(nn.Module):
         return adjacency @ (x @ self.weight) + residual
 
 
+def graph_spikes(layer: GraphConvolution, neuron: nn.Module, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    """`neuron(layer(x, adjacency))` over snippets: `[B, T, C_in]` -> `[B, T, C_out]` spikes."""
+    return neuron(layer(x, adjacency).transpose(0, 1)).transpose(0, 1)
+
+
 class SpikingGraphBranch(nn.Module):
     """Two graph convolutions (C -> H -> H), each followed by LIF; `[B, T, C]` -> `[B, T, H]` spikes."""
 
@@ -71,13 +76,13 @@ class SpikingGraphBranch(nn.Module):
         self.gc2 = GraphConvolution(hidden_dim, hidden_dim)
         self.lif2 = lif()
 
-    def forward(self, x: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-        x = self.lif1(self.gc1(x, adjacency).transpose(0, 1)).transpose(0, 1)
-        return self.lif2(self.gc2(x, adjacency).transpose(0, 1)).transpose(0, 1)
-
 
 class SpikingGCN(nn.Module):
-    """Similarity and distance branches concatenated and mixed by Linear(2H, C): `[B, T, C]` -> `[B, T, C]`."""
+    """Similarity and distance branches concatenated and mixed by Linear(2H, C): `[B, T, C]` -> `[B, T, C]`.
+
+    Layers run in the released code's order: similarity 1, distance 1, similarity 2, distance 2 (it
+    matters only when the four LIF sites share one carried-state neuron, as in `msf-released`).
+    """
 
     def __init__(self, dim: int, hidden_dim: int, similarity_threshold: float) -> None:
         super().__init__()
@@ -87,8 +92,13 @@ class SpikingGCN(nn.Module):
         self.mix = nn.Linear(2 * hidden_dim, dim)
 
     def forward(self, x: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        similarity = self.similarity_branch(x, similarity_adjacency(x, valid, self.similarity_threshold))
-        distance = self.distance_branch(x, distance_adjacency(valid))
+        sim, dist = self.similarity_branch, self.distance_branch
+        sim_adj = similarity_adjacency(x, valid, self.similarity_threshold)
+        dist_adj = distance_adjacency(valid)
+        sim_h = graph_spikes(sim.gc1, sim.lif1, x, sim_adj)
+        dist_h = graph_spikes(dist.gc1, dist.lif1, x, dist_adj)
+        similarity = graph_spikes(sim.gc2, sim.lif2, sim_h, sim_adj)
+        distance = graph_spikes(dist.gc2, dist.lif2, dist_h, dist_adj)
         return self.mix(torch.cat([similarity, distance], dim=-1))
 
 
