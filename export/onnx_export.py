@@ -9,6 +9,7 @@ longer than the window must be scored by a model exported with a larger ``--onnx
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from ucfdvs.train.model.neurons import neuron
 
 DEFAULT_STEPS = 64  # tracing time grows about quadratically with the window (minutes at 64)
 OPSET = 17
+# torch >= 2.9 defaults to the torch.export-based exporter (needs onnxscript); this module is written
+# for the TorchScript tracer, which torch < 2.5 uses without being asked (it has no ``dynamo`` flag).
+_TRACER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 class _TraceableLIF(nn.Module):
@@ -87,7 +91,7 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
         torch.onnx.export(
             _Wrapper(model), (features, lengths), str(tmp), input_names=["features", "lengths"],
             output_names=["scores"], dynamic_axes={"features": {0: "batch"}, "lengths": {0: "batch"}, "scores": {0: "batch"}},
-            opset_version=OPSET, training=torch.onnx.TrainingMode.PRESERVE,
+            opset_version=OPSET, training=torch.onnx.TrainingMode.PRESERVE, **_TRACER,
         )
 
 
