@@ -77,6 +77,10 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
                         "have no traceable form here (export it to NIR, or use --model msf)")
     if steps < 2:
         raise UserError(f"--onnx-steps must be >= 2, got {steps}")
+    try:
+        import onnx  # noqa: F401 - torch's exporter writes through it
+    except ImportError as err:
+        raise UserError("--onnx needs the onnx package, which is not installed here: pip install -e '.[interop]'") from err
     model = copy.deepcopy(model).eval()
     # SpikingJelly's LIF runs TorchScript loops and initialises v from `x.data`, which the tracer
     # freezes (batch size baked in); swap in the same arithmetic as plain, traceable tensor code.
