@@ -9,6 +9,7 @@ longer than the window must be scored by a model exported with a larger ``--onnx
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from ucfdvs.train.model.neurons import neuron
 
 DEFAULT_STEPS = 64  # tracing time grows about quadratically with the window (minutes at 64)
 OPSET = 17
+# torch >= 2.9 defaults to the torch.export-based exporter (needs onnxscript); this module is written
+# for the TorchScript tracer, which torch < 2.5 uses without being asked (it has no ``dynamo`` flag).
+_TRACER = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 class _TraceableLIF(nn.Module):
@@ -73,6 +77,10 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
                         "have no traceable form here (export it to NIR, or use --model msf)")
     if steps < 2:
         raise UserError(f"--onnx-steps must be >= 2, got {steps}")
+    try:
+        import onnx  # noqa: F401 - torch's exporter writes through it
+    except ImportError as err:
+        raise UserError("--onnx needs the onnx package, which is not installed here: pip install -e '.[interop]'") from err
     model = copy.deepcopy(model).eval()
     # SpikingJelly's LIF runs TorchScript loops and initialises v from `x.data`, which the tracer
     # freezes (batch size baked in); swap in the same arithmetic as plain, traceable tensor code.
@@ -87,7 +95,7 @@ def export_onnx(model: nn.Module, path: str | Path, steps: int = DEFAULT_STEPS) 
         torch.onnx.export(
             _Wrapper(model), (features, lengths), str(tmp), input_names=["features", "lengths"],
             output_names=["scores"], dynamic_axes={"features": {0: "batch"}, "lengths": {0: "batch"}, "scores": {0: "batch"}},
-            opset_version=OPSET, training=torch.onnx.TrainingMode.PRESERVE,
+            opset_version=OPSET, training=torch.onnx.TrainingMode.PRESERVE, **_TRACER,
         )
 
 

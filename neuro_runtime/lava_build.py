@@ -48,6 +48,9 @@ from ucfdvs.neuro_runtime.quantize import QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.semantics import GRADED_MESSAGE_BITS, PRECISIONS
 from ucfdvs.errors import UserError
 
+LAVA_MISSING = ("the Lava backend needs Lava (lava-nc 0.10, Python 3.10), which is not installed here: "
+                "pip install -r requirements.txt (or the [lava] extra)")
+
 
 @dataclass
 class Pop:
@@ -200,6 +203,10 @@ def import_lava() -> None:
     mp.set_start_method(None, force=True)
     try:
         import lava.magma.runtime.message_infrastructure.multiprocessing  # noqa: F401
+    except ModuleNotFoundError as err:
+        if (err.name or "").partition(".")[0] != "lava":  # Lava is there, something it imports is not
+            raise
+        raise UserError(LAVA_MISSING) from err
     finally:
         mp.set_start_method(before, force=True)
 

@@ -1,6 +1,7 @@
 """`ucfdvs bench` end to end on tiny data: schema, agreement with `ucfdvs eval` / `simulate`, failures."""
 
 import argparse
+import importlib.util
 import json
 import math
 
@@ -11,10 +12,13 @@ import torch
 from ucfdvs.benchmarks.suite.cli import add_bench_commands
 from ucfdvs.benchmarks.suite.report import ORIGINS
 from ucfdvs.neuro_runtime.examples import msf_like_graph
+from ucfdvs.neuro_runtime.lava_build import LAVA_MISSING
 from ucfdvs.train.checkpoint import save_checkpoint
 from ucfdvs.cli import _add_data_arguments
 from ucfdvs.errors import UserError
 from ucfdvs.train.model.registry import build_model
+
+LAVA = importlib.util.find_spec("lava") is not None  # absent on a training-only install (pip install without [lava])
 
 
 def bench(*args):
@@ -75,6 +79,9 @@ def test_schema_every_figure_has_value_unit_origin(bench_run):
     assert {"commit", "date_utc", "cpu", "command"} <= set(results["machine"])
     assert list(results["backends"]) == ["reference", "streaming", "emu_float", "emu_fixed", "lava_float", "lava_fixed"]
     for name, entry in results["backends"].items():
+        if name.startswith("lava_") and not LAVA:
+            assert entry["status"] == "failed" and LAVA_MISSING in entry["error"], (name, entry)
+            continue
         assert entry["status"] == "ok", (name, entry["error"])
         assert {"auc_all", "auc_abnormal", "far_all", "far_normal"} <= set(entry["accuracy"])
         assert any(k.startswith("auc_") and k not in ("auc_all", "auc_abnormal") for k in entry["accuracy"])
@@ -121,6 +128,13 @@ def test_accuracy_and_spikes_agree_with_simulate_and_eval(bench_run, inputs, tin
             assert b[name]["activity"]["layers"][layer]["spikes"]["value"] == spikes
         events = {k: f["value"] for k, f in b[name]["extra"]["runtime_synaptic_events_per_layer"].items()}
         assert events == metrics["synaptic_events_per_layer"]
+    ev = tmp_path / "eval"
+    assert run_cli("eval", "--data", tiny_data, "--checkpoint", inputs / "msf.pt", "--out", ev, "--device", "cpu")[0] == 0
+    metrics = json.loads((ev / "metrics.json").read_text())
+    for key in ("auc_all", "auc_abnormal", "far_all", "far_normal"):
+        value = b["reference"]["accuracy"][key]["value"]
+        assert (value is None and metrics[key] is None) or math.isclose(value, metrics[key], abs_tol=1e-12), key
+    pytest.importorskip("lava.magma.core.run_configs")
     lava = tmp_path / "sim_lava"
     assert run_cli("simulate", "--nir", inputs / "graph.nir", "--data", tiny_data, "--backend", "lava",
                    "--precision", "fixed", "--videos", 2, "--out", lava)[0] == 0
@@ -128,12 +142,6 @@ def test_accuracy_and_spikes_agree_with_simulate_and_eval(bench_run, inputs, tin
     assert b["lava_fixed"]["accuracy"]["auc_all"]["value"] == metrics["auc_all"]
     assert {k: f["value"] for k, f in b["lava_fixed"]["spikes_per_population"].items()} == metrics["spikes_per_population"]
     assert b["lava_fixed"]["extra"]["agreement_with_emulator"]["spikes_identical"] is True
-    ev = tmp_path / "eval"
-    assert run_cli("eval", "--data", tiny_data, "--checkpoint", inputs / "msf.pt", "--out", ev, "--device", "cpu")[0] == 0
-    metrics = json.loads((ev / "metrics.json").read_text())
-    for key in ("auc_all", "auc_abnormal", "far_all", "far_normal"):
-        value = b["reference"]["accuracy"][key]["value"]
-        assert (value is None and metrics[key] is None) or math.isclose(value, metrics[key], abs_tol=1e-12), key
 
 
 def test_neurobench_metrics_agree_with_the_runtime_record(bench_run, inputs):
@@ -143,7 +151,7 @@ def test_neurobench_metrics_agree_with_the_runtime_record(bench_run, inputs):
     _, results = bench_run
     graph = load_graph(inputs / "graph.nir")
     par = graph_parameters(graph)
-    for name in ("emu_fixed", "lava_fixed", "reference"):
+    for name in ("emu_fixed", "lava_fixed", "reference") if LAVA else ("emu_fixed", "reference"):
         e = results["backends"][name]
         nb, videos = e["neurobench"], e["videos"]["value"]
         assert 0 < nb["ActivationSparsity"]["value"] < 1 and nb["Effective_MACs"]["value"] > 0

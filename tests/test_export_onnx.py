@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,3 +45,10 @@ def test_onnx_refuses_other_models(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="LinearMIL"):
         export_onnx(LinearMIL(), tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_onnx_export_without_onnx_is_a_user_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # an install without the [interop] extra
+    with pytest.raises(UserError, match=r"--onnx needs the onnx package"):
+        export_onnx(active_msf(), tmp_path / "msf.onnx", steps=4)
+    assert not (tmp_path / "msf.onnx").exists()

@@ -1,12 +1,15 @@
 """`ucfdvs simulate`: an MSF-sized NIR graph on tiny test data, emulator against real Lava."""
 
 import json
+import sys
 
 import nir
 import numpy as np
 import pytest
 
+from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.examples import msf_like_graph
+from ucfdvs.neuro_runtime.lava_build import LAVA_MISSING, import_lava
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +26,7 @@ def simulate_args(graph_file, data, out, backend, precision, videos=3):
 
 @pytest.mark.parametrize("precision", ["float", "fixed"])
 def test_emulator_and_lava_agree_on_test_videos(graph_file, tiny_data, run_cli, tmp_path, precision):
+    pytest.importorskip("lava.magma.core.run_configs")
     emu, lava = tmp_path / "emu", tmp_path / "lava"
     assert run_cli(*simulate_args(graph_file, tiny_data, emu, "emu", precision))[0] == 0
     assert run_cli(*simulate_args(graph_file, tiny_data, lava, "lava", precision))[0] == 0
@@ -70,3 +74,13 @@ def test_not_a_nir_file_is_refused(tiny_data, run_cli, tmp_path):
     bogus.write_text("not hdf5")
     code, _, err = run_cli(*simulate_args(bogus, tiny_data, tmp_path / "o", "emu", "float"))
     assert code == 2 and "bogus.nir" in err and len(err.strip().splitlines()) == 1
+
+
+def test_lava_backend_without_lava_is_a_user_error(monkeypatch):
+    """A training-only install (no [lava] extra) gets one line naming what to install, not a traceback."""
+    for name in [n for n in sys.modules if n == "lava" or n.startswith("lava.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "lava", None)  # makes `import lava...` raise ModuleNotFoundError
+    with pytest.raises(UserError) as err:
+        import_lava()
+    assert str(err.value) == LAVA_MISSING
