@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,8 @@ def run_cli(capsys: pytest.CaptureFixture):
         return code, captured.out, captured.err
 
     return run
+
+
+needs_lava = pytest.mark.skipif(importlib.util.find_spec("lava") is None,
+                                reason="Lava (lava-nc) is not installed: a training-only install (no [lava] extra)")
+"""Mark for tests that run Lava's simulator; they skip on a Lava-less install (e.g. Python 3.12)."""

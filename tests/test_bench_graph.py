@@ -13,6 +13,8 @@ from ucfdvs.benchmarks.digits_networks import export, snntorch_nets
 from ucfdvs.benchmarks.reference_models import save_reference
 from ucfdvs.neuro_runtime import examples
 
+from conftest import needs_lava
+
 
 @pytest.fixture(scope="module")
 def snntorch_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -32,6 +34,7 @@ def snntorch_net(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@needs_lava
 def test_bench_any_graph(run_cli, snntorch_net: Path, tmp_path: Path) -> None:
     f = snntorch_net
     out = tmp_path / "bench"

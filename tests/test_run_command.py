@@ -16,7 +16,7 @@ import pytest
 from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime import examples, load_network
 
-from conftest import SHARED
+from conftest import SHARED, needs_lava
 
 PAPER = SHARED / "nir_paper"
 needs_paper = pytest.mark.skipif(not (PAPER / "lif_norse.nir").is_file(), reason="../shared/nir_paper absent")
@@ -29,7 +29,7 @@ def write_graph(tmp_path: Path, graph, name: str = "g.nir") -> Path:
 
 
 @needs_paper
-@pytest.mark.parametrize("backend", ["emu", "lava"])
+@pytest.mark.parametrize("backend", ["emu", pytest.param("lava", marks=needs_lava)])
 @pytest.mark.parametrize("precision", ["float", "fixed"])
 def test_lif_paper_traces(run_cli, tmp_path: Path, backend: str, precision: str) -> None:
     """Spikes identical to Lava's recorded trace; float voltage within 1e-6, fixed voltage proportional."""
@@ -152,6 +152,7 @@ def test_api_raises_user_error_for_wrong_input(tmp_path: Path) -> None:
 
 
 @needs_paper
+@needs_lava
 def test_braille_rnn_runs_in_every_executor() -> None:
     """The NIR paper's Braille RNN (snnTorch export, nested recurrent CubaLIF, biases): Lava equals the
     emulator bit for bit in fixed point and in spikes in float; fixed agrees with float on lif1."""
@@ -182,6 +183,7 @@ def test_cnn_paper_against_norse() -> None:
         assert {v["agreement"] for v in entry["layers"].values()} == {1.0}, name
 
 
+@needs_lava
 def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
     """Fixed point with two weight planes: membranes replay the recorded spikes, Lava equals the emulator."""
     net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
@@ -196,7 +198,8 @@ def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
 
 @needs_paper
 @pytest.mark.parametrize("graph, source, shape, backends, precisions", [
-    ("braille_noDelay_bias_zero.nir", "snntorch", (2, 20, 12), ("emu", "lava"), ("float", "fixed")),
+    pytest.param("braille_noDelay_bias_zero.nir", "snntorch", (2, 20, 12), ("emu", "lava"), ("float", "fixed"),
+                 marks=needs_lava),
     # the CNN in float and in Lava: test_cnn_paper_against_norse, benchmarks/nir_paper_validation.py
     ("cnn_sinabs.nir", "sinabs", (1, 8, 2, 34, 34), ("emu",), ("fixed",)),
 ])
