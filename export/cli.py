@@ -137,7 +137,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     summary = simulate(
         Path(args.nir), FeatureLayout(Path(args.data), args.extractor, args.modality), args.backend, args.precision,
-        Path(args.out), videos=args.videos, force=args.force,
+        Path(args.out), videos=args.videos, force=args.force, workers=args.workers, scheduler=args.scheduler,
     )
     keys = ("auc_all", "auc_abnormal", "far_all", "far_normal", "n_videos")
     print(json.dumps(json_ready({key: summary[key] for key in keys}), indent=2))
@@ -194,5 +194,10 @@ def add_export_commands(subparsers: Any, add_data_arguments: Callable[[argparse.
                      help="Lava floating_pt or bit-accurate fixed_pt (default %(default)s)")
     sim.add_argument("--videos", type=int, help="only N test videos, evenly spread over the split")
     sim.add_argument("--out", required=True, help="output folder: scores.npz, spikes.npz, metrics.json")
+    sim.add_argument("--workers", type=int, default=1,
+                     help="local Dask worker processes, the videos dealt into tasks (default 1: in this process)")
+    sim.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on an existing Dask cluster instead (e.g. tcp://host:8786; --workers then sets the "
+                          "number of tasks; the NIR file and data on a shared file system)")
     sim.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     sim.set_defaults(func=cmd_simulate)
