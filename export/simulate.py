@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import nir
 import numpy as np
 
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph
@@ -130,9 +131,10 @@ def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
 
 @dataclass(frozen=True)
 class VideoTask:
-    """A group of videos to run: the NIR file, backend, Lava precision, fixed-point input range (or None)."""
+    """A group of videos to run: the graph (NIR file path, or the graph itself), backend, precision,
+    fixed-point input range (or None)."""
 
-    nir: str
+    source: str | nir.NIRGraph
     backend: str
     precision: str
     input_range: float | None
@@ -143,15 +145,18 @@ _NETWORKS: dict[tuple[str, float | None], Network] = {}
 
 
 def _network(task: VideoTask) -> Network:
-    """The task's network, loaded (and quantised) once per process (Dask workers keep it between tasks)."""
-    key = (task.nir, task.input_range)
-    if key not in _NETWORKS:
+    """The task's network (fixed point set from `input_range`); one read from a NIR file is kept per process
+    (Dask workers keep it between tasks)."""
+    key = (task.source, task.input_range) if isinstance(task.source, str) else None
+    if key in _NETWORKS:
+        return _NETWORKS[key]
+    net = load_network(task.source)
+    if task.input_range is not None:
+        net.quantize(input_range=task.input_range)
+    if key is not None:
         _NETWORKS.clear()
-        net = load_network(task.nir)
-        if task.input_range is not None:
-            net.quantize(input_range=task.input_range)
         _NETWORKS[key] = net
-    return _NETWORKS[key]
+    return net
 
 
 def run_task(task: VideoTask) -> list[tuple[str, VideoRun | None, str | None]]:
@@ -181,6 +186,47 @@ def video_tasks(videos: list[Video], n_tasks: int) -> list[list[Video]]:
     return [order[k::n_tasks] for k in range(n_tasks)]
 
 
+def run_in_tasks(source: str | Path | nir.NIRGraph, net: Network, videos: list[Video], backend: str, precision: str,
+                 workers: int = 1, scheduler: str | None = None, progress: bool = True) -> list[VideoRun]:
+    """:func:`run_videos` on `videos` as tasks (see the module docstring): in this process (`workers=1`),
+    on `workers` local Dask processes, or on the cluster at `scheduler` (`workers` tasks, or more for
+    the emulator). `net` is the network read from `source` (a NIR file or graph), with fixed point set
+    (:func:`fixed_point`) for fixed precision. Runs in `videos`' order; a `UserError` naming every video
+    that failed, after the others finished."""
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    fixed = PRECISIONS.get(precision, precision) == "fixed_pt"
+    if fixed and net.quant is None:
+        fixed_point(net, videos)
+    input_range = net.quant_input_range if fixed else None
+    if isinstance(source, (str, Path)):
+        source = str(Path(source).resolve())
+        _NETWORKS.clear()
+        _NETWORKS[(source, input_range)] = net
+    n_tasks = max(workers, math.ceil(len(videos) / EMULATOR_BATCH)) if backend == "emu" else workers
+    tasks = [VideoTask(source, backend, precision, input_range, tuple(group)) for group in video_tasks(videos, n_tasks)]
+    by_stem: dict[str, VideoRun] = {}
+    failed: dict[str, str] = {}
+    bar = tqdm(total=len(videos), desc=f"{backend} {precision}", unit="video", disable=not progress)
+    try:
+        for task, results, error in run_tasks(run_task, tasks, workers, scheduler):
+            for stem, run, video_error in results or [(v.stem, None, error) for v in task.videos]:
+                if run is None:
+                    failed[stem] = video_error or "failed"
+                    bar.write(f"failed: {stem}: {failed[stem]}")
+                else:
+                    by_stem[stem] = run
+            bar.update(len(task.videos))
+    finally:
+        bar.close()
+    if failed:
+        errors = "; ".join(f"{stem}: {failed[stem]}" for stem in sorted(failed))
+        raise UserError(f"{len(failed)} of {len(videos)} videos failed: {errors}")
+    return [by_stem[v.stem] for v in videos]
+
+
 def simulate(
     nir_path: Path,
     data: FeatureLayout,
@@ -196,8 +242,6 @@ def simulate(
     """Run the graph on the test split (or `videos` of its videos, evenly spread) and write `scores.npz`,
     `spikes.npz`, `metrics.json`; the videos run as tasks on `workers` local processes (1: in this process)
     or on the Dask cluster at `scheduler` (then `workers` sets how many tasks the videos are dealt into)."""
-    from tqdm import tqdm
-
     if precision_name not in PRECISIONS:
         raise UserError(f"unknown precision {precision_name!r} (known: {', '.join(PRECISIONS)})")
     if backend not in BACKENDS:
@@ -218,31 +262,10 @@ def simulate(
                 data.feature_path(video.stem),
             )
     quantization = fixed_point(net, selected) if precision == "fixed_pt" else {}
-    input_range = quantization.get("input_range")
-    source = str(Path(nir_path).resolve())
-    _NETWORKS.clear()
-    _NETWORKS[(source, input_range)] = net
-    n_tasks = max(workers, math.ceil(len(selected) / EMULATOR_BATCH)) if backend == "emu" else workers
-    tasks = [VideoTask(source, backend, precision, input_range, tuple(group))
-             for group in video_tasks(selected, n_tasks)]
-    by_stem: dict[str, VideoRun] = {}
-    failed: dict[str, str] = {}
-    bar = tqdm(total=len(selected), desc=f"simulate {backend} {precision_name}", unit="video", disable=not progress)
     try:
-        for task, results, error in run_tasks(run_task, tasks, workers, scheduler):
-            for stem, run, video_error in results or [(v.stem, None, error) for v in task.videos]:
-                if run is None:
-                    failed[stem] = video_error or "failed"
-                    bar.write(f"failed: {stem}: {failed[stem]}")
-                else:
-                    by_stem[stem] = run
-            bar.update(len(task.videos))
-    finally:
-        bar.close()
-    if failed:
-        errors = "; ".join(f"{stem}: {failed[stem]}" for stem in sorted(failed))
-        raise UserError(f"{len(failed)} of {len(selected)} videos failed (nothing written): {errors}", out)
-    runs = [by_stem[v.stem] for v in selected]
+        runs = run_in_tasks(nir_path, net, selected, backend, precision, workers, scheduler, progress)
+    except UserError as err:
+        raise UserError(f"{err} (nothing written)", out) from None
     scored = scored_videos(selected, {r.stem: r.scores for r in runs}, test_set.gt, data.gt_path)
     metrics = frame_metrics(scored)
     summary = {

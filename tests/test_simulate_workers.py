@@ -7,6 +7,7 @@ cores, so the two-worker runs are three: emulator float, emulator fixed, Lava fl
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import nir
@@ -15,7 +16,8 @@ import psutil
 import pytest
 
 import ucfdvs.export.simulate as simulate_module
-from ucfdvs.export.simulate import simulate, video_tasks
+from ucfdvs.export.simulate import VideoTask, run_in_tasks, run_videos, simulate, video_tasks
+from ucfdvs.neuro_runtime.network import load_network
 from ucfdvs.neuro_runtime.examples import msf_like_graph
 from ucfdvs.train.layout import FeatureLayout, load_split
 
@@ -71,6 +73,22 @@ def test_two_workers_write_the_same_files_as_one_process(graph_file: Path, tiny_
     # the local cluster and every Lava worker have ended; multiprocessing's resource tracker, started by
     # Dask in this process, stays with it and ends when it does
     assert not [c for c in left if "multiprocessing.resource_tracker" not in " ".join(c)], left
+
+
+def test_a_graph_without_a_file_runs_as_tasks_too(tiny_data: Path) -> None:
+    """`bench` converts a checkpoint to a NIR graph in memory: its tasks carry the graph (pickled to Dask
+    workers) and give what one run of all videos gives, in fixed point with the caller's input range."""
+    graph = msf_like_graph()
+    net = load_network(graph)
+    videos = load_split(FeatureLayout(tiny_data), "test")
+    net.quantize(input_range=float(max(abs(v.features).max() for v in videos)))
+    task = pickle.loads(pickle.dumps(VideoTask(graph, "emu", "fixed", net.quant_input_range, tuple(videos))))
+    assert sorted(task.source.nodes) == sorted(graph.nodes)
+    tasks = run_in_tasks(graph, net, videos, "emu", "fixed", workers=1, progress=False)
+    whole = run_videos(net, videos, "emu", "fixed", progress=False)
+    assert [r.stem for r in tasks] == [v.stem for v in videos]
+    for a, b in zip(tasks, whole):
+        assert np.array_equal(a.scores, b.scores) and all(np.array_equal(a.spikes[k], b.spikes[k]) for k in b.spikes)
 
 
 def test_a_failing_video_is_named_and_the_others_finish(graph_file: Path, tiny_data: Path, tmp_path: Path,
