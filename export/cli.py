@@ -4,8 +4,9 @@
   model as NIR. CKPT is a reference MSF checkpoint (converted on the fly, no retraining) or a
   streaming checkpoint written by ``finetune``. ``--onnx OUT.onnx [--onnx-steps N]``: the
   reference model as ONNX (needs a reference checkpoint).
-* ``finetune --checkpoint CKPT --data DIR --out STREAM.pt``: convert, fine-tune with surrogate
-  gradients, write a streaming checkpoint. Fine-tuning is a separate command because it needs the
+* ``finetune --checkpoint CKPT --data DIR --out STREAM.pt [--select-on val|test]``: convert,
+  fine-tune with surrogate gradients on the training split less a validation set, keep the state
+  with the best frame AUC on the validation set (or the test split), write a streaming checkpoint. Fine-tuning is a separate command because it needs the
   training data and minutes of compute, while export is a deterministic, data-free translation.
 * ``nir-info FILE [--png G.png]``: node table (and drawing) of any NIR file.
 """
@@ -100,10 +101,15 @@ def cmd_finetune(args: argparse.Namespace) -> None:
     with torch_threads(1):
         model, reference, _ = load_for_export(args.checkpoint, args.lookahead, args.beta)
         layout = FeatureLayout(Path(args.data), args.extractor, args.modality)
-        config = finetune_config(iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed)
+        try:
+            config = finetune_config(iterations=args.iterations, eval_every=args.eval_every, lr=args.lr, seed=args.seed,
+                                     select_on=args.select_on, val_fraction=args.val_fraction, val_seed=args.val_seed)
+        except ValueError as err:
+            raise UserError(str(err)) from None
         tuned, rows = finetune(model, layout, config, progress=True)
         save_streaming(args.out, tuned, {"finetune": rows})
-    print(json.dumps({"out": str(args.out), "latency_steps": tuned.latency, "evaluations": rows}, indent=2))
+    print(json.dumps({"out": str(args.out), "latency_steps": tuned.latency, "selected_on": config.select_on,
+                      "evaluations": rows}, indent=2))
 
 
 def cmd_nir_info(args: argparse.Namespace) -> None:
@@ -131,7 +137,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     summary = simulate(
         Path(args.nir), FeatureLayout(Path(args.data), args.extractor, args.modality), args.backend, args.precision,
-        Path(args.out), videos=args.videos, force=args.force,
+        Path(args.out), videos=args.videos, force=args.force, workers=args.workers, scheduler=args.scheduler,
     )
     keys = ("auc_all", "auc_abnormal", "far_all", "far_normal", "n_videos")
     print(json.dumps(json_ready({key: summary[key] for key in keys}), indent=2))
@@ -165,6 +171,11 @@ def add_export_commands(subparsers: Any, add_data_arguments: Callable[[argparse.
     fin.add_argument("--eval-every", type=int, default=50)
     fin.add_argument("--lr", type=float, default=1e-4)
     fin.add_argument("--seed", type=int, default=1213)
+    fin.add_argument("--select-on", choices=("val", "test"), default="val",
+                     help="split whose frame AUC picks the kept state (default %(default)s; test is optimistic)")
+    fin.add_argument("--val-fraction", type=float, default=0.1,
+                     help="share of each class's training videos held out for validation (default %(default)s)")
+    fin.add_argument("--val-seed", type=int, default=0, help="seed of the validation draw (default %(default)s)")
     fin.add_argument("--force", action="store_true", help="replace an existing --out")
     fin.set_defaults(func=cmd_finetune)
 
@@ -183,5 +194,10 @@ def add_export_commands(subparsers: Any, add_data_arguments: Callable[[argparse.
                      help="Lava floating_pt or bit-accurate fixed_pt (default %(default)s)")
     sim.add_argument("--videos", type=int, help="only N test videos, evenly spread over the split")
     sim.add_argument("--out", required=True, help="output folder: scores.npz, spikes.npz, metrics.json")
+    sim.add_argument("--workers", type=int, default=1,
+                     help="local Dask worker processes, the videos dealt into tasks (default 1: in this process)")
+    sim.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on an existing Dask cluster instead (e.g. tcp://host:8786; --workers then sets the "
+                          "number of tasks; the NIR file and data on a shared file system)")
     sim.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     sim.set_defaults(func=cmd_simulate)

@@ -4,7 +4,10 @@ Same objective and sampler as ``train/`` (top-k MIL + smoothness, 30 + 30 videos
 snippets); the streaming model runs ``16 + latency`` steps per batch and is scored on the
 shifted output. Only synapse weights (Affine, Linear, Scale) train; neuron parameters, delays
 and the graph stay fixed, so the result exports to the same NIR graph. Model selection follows
-the reference trainer (best frame AUC on the test split, evaluated every ``eval_every``).
+the reference trainer (:func:`ucfdvs.train.trainer.training_and_validation`): a validation set is
+carved from the training split (``config.val_fraction``, ``config.val_seed``), the model is scored
+on it and on the test split every ``eval_every`` iterations, and the state with the best frame AUC
+on ``config.select_on`` (``val`` by default; ``test`` is optimistic) is kept.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ import numpy as np
 import torch
 
 from ucfdvs.export.streaming_msf import StreamingMSF
-from ucfdvs.train.evaluate import TestSet
-from ucfdvs.train.layout import FeatureLayout, Video, load_split
+from ucfdvs.train.evaluate import EvalSet, TestSet
+from ucfdvs.train.layout import FeatureLayout, Video
 from ucfdvs.train.sampling import BatchSampler
-from ucfdvs.train.trainer import TrainConfig, train_step
+from ucfdvs.train.trainer import TrainConfig, train_step, training_and_validation
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +34,12 @@ def finetune_config(**overrides: object) -> TrainConfig:
 
 
 def finetune(model: StreamingMSF, data: FeatureLayout, config: TrainConfig | None = None,
-             test_set: TestSet | None = None, progress: bool = False) -> tuple[StreamingMSF, list[dict]]:
+             test_set: EvalSet | None = None, val_set: EvalSet | None = None,
+             progress: bool = False) -> tuple[StreamingMSF, list[dict]]:
     """Fine-tune a copy of ``model`` (``config``: default :func:`finetune_config`; its ``arch`` is
-    unused); returns (best model by test AUC, evaluation rows).
+    unused) on the training split less its validation videos; returns (best model by frame AUC on
+    ``config.select_on``, evaluation rows with ``val_auc_all``, ``val_far_all``, ``test_auc_all``,
+    ``test_far_all``). ``test_set`` / ``val_set`` replace the ones read from ``data``.
 
     Iteration 0 (the converted model) is evaluated too and kept if nothing beats it.
     """
@@ -41,23 +47,31 @@ def finetune(model: StreamingMSF, data: FeatureLayout, config: TrainConfig | Non
 
     config = config or finetune_config()
     model = copy.deepcopy(model)
-    train_videos = load_split(data, "train", model.feature_dim)
+    train_videos, carved = training_and_validation(data, config, model.feature_dim)
+    val_set = val_set or carved
     test_set = test_set or TestSet(data, model.feature_dim)
+    selected = f"{config.select_on}_auc_all"
     torch.manual_seed(config.seed)
     sampler = BatchSampler(train_videos, config.per_class, config.snippets, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    metrics, _ = test_set.evaluate(model, torch.device("cpu"))
-    rows = [{"iteration": 0, "loss": float("nan"), **{k: metrics[k] for k in ("auc_all", "far_all")}}]
-    best_auc, best_state = metrics["auc_all"], copy.deepcopy(model.state_dict())
+
+    def evaluation(iteration: int, loss: float) -> dict:
+        row: dict = {"iteration": iteration, "loss": loss}
+        for name, split in (("val", val_set), ("test", test_set)):
+            metrics = split.evaluate(model, torch.device("cpu"))[0] if split is not None else {}
+            row.update({f"{name}_{k}": metrics.get(k, float("nan")) for k in ("auc_all", "far_all")})
+        return row
+
+    rows = [evaluation(0, float("nan"))]
+    best_auc, best_state = rows[0][selected], copy.deepcopy(model.state_dict())
     for iteration in tqdm(range(config.iterations), desc="finetune", disable=not progress):
         parts = train_step(model, optimizer, sampler.sample(), torch.device("cpu"))
         done = iteration + 1
         if done % config.eval_every == 0 or done == config.iterations:
-            metrics, _ = test_set.evaluate(model, torch.device("cpu"))
-            rows.append({"iteration": done, "loss": parts.total.detach().item(), **{k: metrics[k] for k in ("auc_all", "far_all")}})
-            log.info("finetune %d: auc %.4f", done, metrics["auc_all"])
-            if metrics["auc_all"] > best_auc:
-                best_auc, best_state = metrics["auc_all"], copy.deepcopy(model.state_dict())
+            rows.append(evaluation(done, parts.total.detach().item()))
+            log.info("finetune %d: %s %.4f", done, selected, rows[-1][selected])
+            if rows[-1][selected] > best_auc:
+                best_auc, best_state = rows[-1][selected], copy.deepcopy(model.state_dict())
     model.load_state_dict(best_state)
     model.eval()
     return model, rows

@@ -5,14 +5,26 @@ is sigmoid(output[i + L]): the graph's Output node carries the read-out's pre-si
 the sigmoid is applied here, outside the graph. L is the score latency the exporter stored in
 `metadata["latency_steps"]` (where look-ahead taps exist it exceeds the first arrival of input
 step 0 at the output); a graph without it uses the first-arrival latency.
+
+Videos run as tasks (`ucfdvs.train.task_runner`): in this process (`workers=1`), on a local Dask
+cluster of `workers` processes, or on an existing cluster (`scheduler`). The videos are dealt, longest
+first, into `n_tasks` groups (:func:`video_tasks`); a task loads the NIR file once per worker process,
+sets fixed point from the input range chosen over all videos in the caller, and runs its group (a Lava
+task starts a Lava worker process of its own, which ends with the task). A video's result does not
+depend on which videos share its task (emulator batches are padded and cut, Lava resets at every
+sequence), so any `workers` gives the same files. A group that fails is run again one video at a time
+in its task, so that each failing video is named with its error; the others finish, and the run then
+ends with a `UserError` listing them, writing nothing.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import nir
 import numpy as np
 
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph
@@ -23,9 +35,12 @@ from ucfdvs.errors import UserError
 from ucfdvs.train.evaluate import TestSet, scored_videos
 from ucfdvs.train.layout import FeatureLayout, Video
 from ucfdvs.train.metrics import frame_metrics, json_ready
+from ucfdvs.train.task_runner import guarded, run_tasks
 
 BACKENDS = ("emu", "lava")
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
+EMULATOR_BATCH = 32
+"""Most videos in one emulator task (one padded batch)."""
 
 
 @dataclass
@@ -114,6 +129,104 @@ def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
     return [videos[i] for i in np.unique(np.linspace(0, len(videos) - 1, count).round().astype(int))]
 
 
+@dataclass(frozen=True)
+class VideoTask:
+    """A group of videos to run: the graph (NIR file path, or the graph itself), backend, precision,
+    fixed-point input range (or None)."""
+
+    source: str | nir.NIRGraph
+    backend: str
+    precision: str
+    input_range: float | None
+    videos: tuple[Video, ...]
+
+
+_NETWORKS: dict[tuple[str, float | None], Network] = {}
+
+
+def _network(task: VideoTask) -> Network:
+    """The task's network (fixed point set from `input_range`); one read from a NIR file is kept per process
+    (Dask workers keep it between tasks)."""
+    key = (task.source, task.input_range) if isinstance(task.source, str) else None
+    if key in _NETWORKS:
+        return _NETWORKS[key]
+    net = load_network(task.source)
+    if task.input_range is not None:
+        net.quantize(input_range=task.input_range)
+    if key is not None:
+        _NETWORKS.clear()
+        _NETWORKS[key] = net
+    return net
+
+
+def run_task(task: VideoTask) -> list[tuple[str, VideoRun | None, str | None]]:
+    """(stem, run, None) for each video of the task, or (stem, None, error) for the videos that fail
+    (found by running a failed group again one video at a time)."""
+    net = _network(task)
+
+    def run(videos: list[Video]) -> list[VideoRun]:
+        return run_videos(net, videos, task.backend, task.precision, batch_size=EMULATOR_BATCH, progress=False)
+
+    runs, error = guarded(run, list(task.videos))
+    if error is None:
+        return [(r.stem, r, None) for r in runs]
+    if len(task.videos) == 1:
+        return [(task.videos[0].stem, None, error)]
+    results = []
+    for video in task.videos:
+        one, error = guarded(run, [video])
+        results.append((video.stem, one[0] if one else None, error))
+    return results
+
+
+def video_tasks(videos: list[Video], n_tasks: int) -> list[list[Video]]:
+    """`videos` dealt longest first into `n_tasks` groups of near-equal total length."""
+    order = sorted(videos, key=lambda v: -v.n_snippets)
+    n_tasks = max(1, min(n_tasks, len(videos)))
+    return [order[k::n_tasks] for k in range(n_tasks)]
+
+
+def run_in_tasks(source: str | Path | nir.NIRGraph, net: Network, videos: list[Video], backend: str, precision: str,
+                 workers: int = 1, scheduler: str | None = None, progress: bool = True) -> list[VideoRun]:
+    """:func:`run_videos` on `videos` as tasks (see the module docstring): in this process (`workers=1`),
+    on `workers` local Dask processes, or on the cluster at `scheduler` (`workers` tasks, or more for
+    the emulator). `net` is the network read from `source` (a NIR file or graph), with fixed point set
+    (:func:`fixed_point`) for fixed precision. Runs in `videos`' order; a `UserError` naming every video
+    that failed, after the others finished."""
+    from tqdm import tqdm
+
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    fixed = PRECISIONS.get(precision, precision) == "fixed_pt"
+    if fixed and net.quant is None:
+        fixed_point(net, videos)
+    input_range = net.quant_input_range if fixed else None
+    if isinstance(source, (str, Path)):
+        source = str(Path(source).resolve())
+        _NETWORKS.clear()
+        _NETWORKS[(source, input_range)] = net
+    n_tasks = max(workers, math.ceil(len(videos) / EMULATOR_BATCH)) if backend == "emu" else workers
+    tasks = [VideoTask(source, backend, precision, input_range, tuple(group)) for group in video_tasks(videos, n_tasks)]
+    by_stem: dict[str, VideoRun] = {}
+    failed: dict[str, str] = {}
+    bar = tqdm(total=len(videos), desc=f"{backend} {precision}", unit="video", disable=not progress)
+    try:
+        for task, results, error in run_tasks(run_task, tasks, workers, scheduler):
+            for stem, run, video_error in results or [(v.stem, None, error) for v in task.videos]:
+                if run is None:
+                    failed[stem] = video_error or "failed"
+                    bar.write(f"failed: {stem}: {failed[stem]}")
+                else:
+                    by_stem[stem] = run
+            bar.update(len(task.videos))
+    finally:
+        bar.close()
+    if failed:
+        errors = "; ".join(f"{stem}: {failed[stem]}" for stem in sorted(failed))
+        raise UserError(f"{len(failed)} of {len(videos)} videos failed: {errors}")
+    return [by_stem[v.stem] for v in videos]
+
+
 def simulate(
     nir_path: Path,
     data: FeatureLayout,
@@ -123,12 +236,18 @@ def simulate(
     videos: int | None = None,
     force: bool = False,
     progress: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
-    """Run the graph on the test split (or `videos` of its videos, evenly spread) and write `scores.npz`, `spikes.npz`, `metrics.json`."""
+    """Run the graph on the test split (or `videos` of its videos, evenly spread) and write `scores.npz`,
+    `spikes.npz`, `metrics.json`; the videos run as tasks on `workers` local processes (1: in this process)
+    or on the Dask cluster at `scheduler` (then `workers` sets how many tasks the videos are dealt into)."""
     if precision_name not in PRECISIONS:
         raise UserError(f"unknown precision {precision_name!r} (known: {', '.join(PRECISIONS)})")
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
     check_output_dir(out, force)
     precision = PRECISIONS[precision_name]
     net = load_network(nir_path)
@@ -143,7 +262,10 @@ def simulate(
                 data.feature_path(video.stem),
             )
     quantization = fixed_point(net, selected) if precision == "fixed_pt" else {}
-    runs = run_videos(net, selected, backend, precision, progress=progress)
+    try:
+        runs = run_in_tasks(nir_path, net, selected, backend, precision, workers, scheduler, progress)
+    except UserError as err:
+        raise UserError(f"{err} (nothing written)", out) from None
     scored = scored_videos(selected, {r.stem: r.scores for r in runs}, test_set.gt, data.gt_path)
     metrics = frame_metrics(scored)
     summary = {

@@ -144,6 +144,32 @@ def test_accuracy_and_spikes_agree_with_simulate_and_eval(bench_run, inputs, tin
     assert b["lava_fixed"]["extra"]["agreement_with_emulator"]["spikes_identical"] is True
 
 
+def test_two_workers_give_the_one_process_figures(bench_run, inputs, tiny_data, tmp_path):
+    """`--workers 2`: the emulator and Lava backends run their videos as Dask tasks; accuracy, spikes and
+    synaptic events equal the one-process run's, and the report says how they ran."""
+    pytest.importorskip("distributed")
+    _, results = bench_run
+    out = tmp_path / "out"
+    assert bench("--data", tiny_data, "--nir", inputs / "graph.nir", "--backends", "emu_fixed,lava_float",
+                 "--lava-videos", 2, "--workers", 2, "--out", out) == 0
+    two = json.loads((out / "results.json").read_text())["backends"]
+    for name in ("emu_fixed", "lava_float"):
+        one = results["backends"][name]
+        assert two[name]["status"] == "ok", two[name]
+        for key in ("accuracy", "spikes_per_population"):
+            assert two[name][key] == one[key], (name, key)
+        events = "runtime_synaptic_events_per_layer"
+        assert two[name]["extra"][events] == one["extra"][events]
+        assert any("2 local worker processes" in note for note in two[name]["notes"])
+    assert two["lava_float"]["extra"]["agreement_with_emulator"]["spikes_identical"] is True
+
+
+def test_workers_are_refused_in_the_any_graph_form(inputs, tmp_path, capsys):
+    assert bench("--nir", inputs / "graph.nir", "--input", tmp_path / "x.npy", "--workers", 2,
+                 "--out", tmp_path / "o") == 2
+    assert "--workers and --scheduler apply to the MSF form" in capsys.readouterr().out
+
+
 def test_neurobench_metrics_agree_with_the_runtime_record(bench_run, inputs):
     from ucfdvs.benchmarks.suite.neurobench_metrics import graph_parameters
     from ucfdvs.neuro_runtime import load_graph

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from pathlib import Path
 
 import nir
@@ -246,8 +247,10 @@ def test_cli_refuses_other_architecture_and_writes_nothing(tiny_checkpoints, tmp
 def test_cli_finetune_then_export(tiny_checkpoints, tiny_data: Path, tmp_path: Path, capsys) -> None:
     stream = tmp_path / "stream.pt"
     assert export_main(["finetune", "--checkpoint", str(tiny_checkpoints["msf"]), "--data", str(tiny_data),
-                        "--out", str(stream), "--lookahead", "0", "--iterations", "2", "--eval-every", "1"]) == 0
-    capsys.readouterr()
+                        "--out", str(stream), "--lookahead", "0", "--iterations", "2", "--eval-every", "1",
+                        "--select-on", "test"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["selected_on"] == "test" and {"val_auc_all", "test_auc_all"} <= set(report["evaluations"][0])
     out = tmp_path / "tuned.nir"
     assert export_main(["export", "--checkpoint", str(stream), "--nir", str(out)]) == 0
     assert int(nir.read(out).metadata["latency_steps"]) == 8

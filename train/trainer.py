@@ -28,7 +28,7 @@ from ucfdvs.atomic import atomic_path
 from ucfdvs.train.checkpoint import load_checkpoint, save_checkpoint
 from ucfdvs.errors import UserError
 from ucfdvs.train.evaluate import EvalSet, TestSet, validation_set
-from ucfdvs.train.layout import FeatureLayout, load_split, split_validation
+from ucfdvs.train.layout import FeatureLayout, Video, load_split, split_validation
 from ucfdvs.train.loss import LossParts, mil_loss
 from ucfdvs.train.model.neurons import select_backend
 from ucfdvs.train.model.registry import build_model
@@ -144,6 +144,22 @@ def _read_metrics(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
+def training_and_validation(data: FeatureLayout, config: TrainConfig,
+                            feature_dim: int | None = None) -> tuple[list[Video], EvalSet | None]:
+    """(training videos, validation set): the train split less a validation set carved from it
+    (`config.val_fraction`, `config.val_seed`, `layout.split_validation`). A split too small to
+    carve one is a `UserError` when `config.select_on` is `val`; with `test` all of it trains and
+    the validation set is None."""
+    train_videos = load_split(data, "train", feature_dim)
+    try:
+        rest, val_videos = split_validation(train_videos, config.val_fraction, config.val_seed, data.split_path("train"))
+    except UserError:
+        if config.select_on == "val":
+            raise
+        return train_videos, None
+    return rest, validation_set(val_videos, data)
+
+
 def train(
     data: FeatureLayout,
     out: Path,
@@ -158,15 +174,8 @@ def train(
 
     Returns the selected evaluation's row (iteration, losses, `val_*` and `test_*` metrics).
     """
-    train_videos = load_split(data, "train")
+    train_videos, val_set = training_and_validation(data, config)
     feature_dim = train_videos[0].features.shape[1]
-    val_set: EvalSet | None = None
-    try:
-        train_videos, val_videos = split_validation(train_videos, config.val_fraction, config.val_seed, data.split_path("train"))
-        val_set = validation_set(val_videos, data)
-    except UserError:
-        if config.select_on == "val":
-            raise
     test_set = TestSet(data, feature_dim)
     prepare_run_folder(out, resume, force)
     torch.manual_seed(config.seed)

@@ -8,7 +8,8 @@ Backends (names used in ``results.json``):
 * ``streaming``: the streaming MSF in PyTorch: the NIR graph run step by step by
   :class:`export.nir_interpreter.NIRInterpreter` (nirtorch), CPU;
 * ``emu_float`` / ``emu_fixed``: the NumPy emulator of Lava ``floating_pt`` / bit-accurate
-  ``fixed_pt`` on the full split (:func:`export.simulate.run_videos`, as ``ucfdvs simulate``);
+  ``fixed_pt`` on the full split (:func:`export.simulate.run_in_tasks`, as ``ucfdvs simulate``; with
+  ``--workers N`` / ``--scheduler`` the videos run as Dask tasks, as ``ucfdvs simulate --workers``);
 * ``lava_float`` / ``lava_fixed``: the real Lava simulator on ``--lava-videos`` videos evenly spread
   over the split (as ``ucfdvs simulate --videos N``), with the emulator re-run on that subset for
   an agreement check.
@@ -143,17 +144,20 @@ def _graph_counts(graph, videos: list[Video], latency: int, runs) -> OpCount:
                        snippets=sum(v.n_snippets for v in videos), events=[r.synaptic_events for r in runs])
 
 
-def run_graph(name: str, net, videos: list[Video], progress: bool = False) -> BackendRun:
-    """``emu_*`` / ``lava_*``: :func:`export.simulate.run_videos` on ``videos`` (a
-    :class:`neuro_runtime.Network`), timed."""
-    from ucfdvs.export.simulate import fixed_point, run_videos, single_output
+def run_graph(name: str, source, net, videos: list[Video], progress: bool = False, workers: int = 1,
+              scheduler: str | None = None) -> BackendRun:
+    """``emu_*`` / ``lava_*``: ``videos`` through ``net`` (a :class:`neuro_runtime.Network` read from
+    ``source``, a NIR file or graph) as tasks, as ``ucfdvs simulate --workers`` runs them
+    (:func:`export.simulate.run_in_tasks`: in this process, or on ``workers`` local Dask processes or the
+    cluster at ``scheduler``), timed."""
+    from ucfdvs.export.simulate import fixed_point, run_in_tasks, run_videos, single_output
 
     graph = net.graph
     backend, precision = ("emu" if name.startswith("emu") else "lava"), ("fixed" if name.endswith("fixed") else "float")
     _, latency = single_output(graph, graph.source or "graph")
     qinfo = fixed_point(net, videos) if precision == "fixed" else {}
     t0 = time.perf_counter()
-    runs = run_videos(net, videos, backend, precision, progress=progress)
+    runs = run_in_tasks(source, net, videos, backend, precision, workers, scheduler, progress=progress)
     wall = time.perf_counter() - t0
     run = BackendRun(name, label=LABELS[name], device="cpu", stems=[v.stem for v in videos],
                      scores={r.stem: r.scores for r in runs}, wall_s=wall, latency_steps=latency)
@@ -163,6 +167,9 @@ def run_graph(name: str, net, videos: list[Video], progress: bool = False) -> Ba
         k: int(sum(int(r.synaptic_events[k].sum()) for r in runs)) for k in (runs[0].synaptic_events if runs else {})}
     if qinfo:
         run.extra["quantization"] = qinfo
+    if workers > 1 or scheduler is not None:
+        run.notes.append(f"videos run as Dask tasks on {scheduler or f'{workers} local worker processes'}; wall "
+                         "time includes starting and closing the local cluster")
     if backend == "lava":
         run.notes.append("wall time includes starting the Lava worker process and building and compiling "
                          "the Lava network")

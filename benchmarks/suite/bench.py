@@ -50,9 +50,11 @@ def run_bench(
     data: FeatureLayout, out: Path, checkpoint: Path | None = None, nir_path: Path | None = None,
     lava_videos: int = 12, constants_path: Path | None = None, device_name: str = "auto", force: bool = False,
     videos: int | None = None, backends: tuple[str, ...] = ALL_BACKENDS, progress: bool = True,
-    nvml_counter: Any = None, nvml_seconds: float = 5.0,
+    nvml_counter: Any = None, nvml_seconds: float = 5.0, workers: int = 1, scheduler: str | None = None,
 ) -> dict:
-    """Run the suite and write ``out``; returns the results dict (what ``results.json`` holds)."""
+    """Run the suite and write ``out``; returns the results dict (what ``results.json`` holds).
+    ``workers`` / ``scheduler``: the emulator and Lava backends run their videos as Dask tasks
+    (:func:`export.simulate.run_in_tasks`)."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.export.simulate import spread_subset
     from ucfdvs.train.checkpoint import load_checkpoint
@@ -67,6 +69,8 @@ def run_bench(
         raise UserError(f"unknown backend {unknown[0]!r} (known: {', '.join(ALL_BACKENDS)})")
     if lava_videos < 1:
         raise UserError("--lava-videos must be >= 1")
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
     for path, flag in ((checkpoint, "--checkpoint"), (nir_path, "--nir")):
         if path is not None and not Path(path).is_file():
             raise UserError(f"{flag}: file not found", path)
@@ -137,7 +141,8 @@ def run_bench(
                     runs[b] = guarded(b, lambda: run_streaming(nir_source, graph, selected))
                 else:
                     vids = subset if b.startswith("lava") else selected
-                    runs[b] = guarded(b, lambda b=b, vids=vids: run_graph(b, net, vids, progress=progress))
+                    runs[b] = guarded(b, lambda b=b, vids=vids: run_graph(b, nir_source, net, vids, progress=progress,
+                                                                      workers=workers, scheduler=scheduler))
                 log.info("%s: %s %s", b, runs[b].status, runs[b].error)
 
     # figures

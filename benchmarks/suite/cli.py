@@ -17,6 +17,9 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from ucfdvs.benchmarks.suite.bench import run_bench
 
     if args.input is not None:
+        if args.workers != 1 or args.scheduler is not None:
+            raise UserError("--workers and --scheduler apply to the MSF form (--data ROOT): the any-graph form runs "
+                            "one batch of samples")
         cmd_bench_graph(args)
         return
     if args.data is None:
@@ -32,6 +35,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         checkpoint=Path(args.checkpoint) if args.checkpoint else None, nir_path=Path(args.nir) if args.nir else None,
         lava_videos=args.lava_videos, constants_path=Path(args.constants) if args.constants else None,
         device_name=args.device, force=args.force, videos=args.videos, backends=backends,
+        workers=args.workers, scheduler=args.scheduler,
     )
     for name, entry in results["backends"].items():
         auc = entry.get("accuracy", {}).get("auc_all", {}).get("value")
@@ -88,5 +92,10 @@ def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments)
     bench.add_argument("--device", default="auto", help="reference model device: auto, cpu or cuda[:N] (default %(default)s)")
     bench.add_argument("--backends", help="comma-separated subset of reference,streaming,emu_float,emu_fixed,"
                                           "lava_float,lava_fixed (default all)")
+    bench.add_argument("--workers", type=int, default=1,
+                       help="MSF form: the emulator and Lava backends run their videos on N local Dask worker "
+                            "processes (default 1: in this process), as `simulate --workers`")
+    bench.add_argument("--scheduler", metavar="ADDRESS",
+                       help="MSF form: run those videos on an existing Dask cluster instead (e.g. tcp://host:8786)")
     bench.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     bench.set_defaults(func=cmd_bench)
