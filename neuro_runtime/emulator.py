@@ -21,7 +21,10 @@ from ucfdvs.errors import UserError
 
 def check_sequences(graph: RuntimeGraph, x: Any) -> np.ndarray:
     """Validate input sequences: ``[T, C]`` or ``[B, T, C]`` finite floats -> ``[B, T, C]`` float64."""
-    a = np.asarray(x, dtype=np.float64)
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"input is not a numeric array ({err})") from None
     if a.ndim == 2:
         a = a[None]
     if a.ndim != 3:

@@ -13,7 +13,7 @@
     records = net.run_sequences([x0, x1], backend="lava")   # different lengths: one flat RunRecord each
 
 ``x``: ``[T, *input_shape]`` (one sequence) or ``[B, T, *input_shape]``, any real dtype; ``T'`` is
-``T``, or ``T`` plus the largest output latency with ``flush=True`` (zero input steps appended so
+``T``, or ``T`` plus the flush steps (the largest offset of any neuron or Output) with ``flush=True`` (zero input steps appended so
 that the output of the last input step is not lost).  Every mistake is one
 :class:`ucfdvs.errors.UserError`.
 
@@ -258,7 +258,10 @@ class Network:
         largest ``|x|`` of all sequences when :meth:`quantize` was not called.
         """
         prec = lava_precision(backend, precision)
-        seqs = [self.check_input(s)[0] for s in sequences]
+        checked = [self.check_input(s) for s in sequences]
+        if any(c.shape[0] != 1 for c in checked):
+            raise UserError("run_sequences takes one sequence [T, *input_shape] per item, not a batch")
+        seqs = [c[0] for c in checked]
         if not seqs:
             raise UserError("no sequences to run")
         quant = None
@@ -404,6 +407,8 @@ def load_network(path_or_graph: str | Path | nir.NIRGraph, *, dt: float | None =
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SourceWarning)
         graph, record = load_foreign(path_or_graph, source=source, dt=dt, reset=reset)
+    for w in caught:  # kept on the network and passed on to the caller
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return Network(graph, record, where, [str(w.message) for w in caught if issubclass(w.category, SourceWarning)])
 
 

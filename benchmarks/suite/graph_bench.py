@@ -189,7 +189,7 @@ def reference_outputs(ref, raw: np.ndarray, net, out_name: str) -> dict:
     t0 = time.perf_counter()
     try:
         out, spikes = ref.run(raw)
-    except RuntimeError as exc:  # torch's shape errors
+    except (RuntimeError, ValueError, TypeError) as exc:  # torch's shape errors
         raise UserError(f"reference model {ref.name!r} cannot run the input {list(raw.shape)}: "
                         f"{str(exc).splitlines()[0]}") from None
     wall = time.perf_counter() - t0

@@ -9,7 +9,7 @@ DIR (built aside and renamed into place, so nothing is half-written):
   integers in fixed point with ``scale/<node>`` = integers per float unit);
 * ``report.json`` (:mod:`benchmarks.suite.graph_report`).
 
-Step t of every file is step t of the input; ``T'`` = T, plus the largest output latency with
+Step t of every file is step t of the input; ``T'`` = T, plus the flush steps (the largest offset of any neuron or Output) with
 ``--flush``.
 """
 
@@ -106,7 +106,7 @@ def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reset", help=f"reset mechanism: {' or '.join(RESET_MODES)} (default: the source library's)")
     parser.add_argument("--source", default="nir", help=f"the exporter: {', '.join(SOURCES)} (default %(default)s)")
     parser.add_argument("--flush", action="store_true",
-                        help="append zero steps (the largest output latency) so no output is lost at the end")
+                        help="append zero steps (the largest offset of any neuron or Output) so no output is lost at the end")
 
 
 def add_weight_planes(parser: argparse.ArgumentParser) -> None:

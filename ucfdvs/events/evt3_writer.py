@@ -205,7 +205,11 @@ class Evt3Writer:
     def __exit__(self, kind, value, traceback) -> bool:
         self._file.close()
         if kind is None:
-            self.check.finish()
+            try:
+                self.check.finish()
+            except BaseException as err:  # e.g. no events: the temporary file goes, the error goes on
+                self._atomic.__exit__(type(err), err, err.__traceback__)
+                raise
         return bool(self._atomic.__exit__(kind, value, traceback))
 
 
