@@ -209,6 +209,8 @@ def train(
 
     begin = time.perf_counter()
     selected = f"{config.select_on}_auc_all"
+    if rows and selected not in rows[0]:
+        raise UserError(f"metrics.csv has no {selected} column (written by an older version): start a new run", out / "metrics.csv")
     best_row: dict = next((row for row in rows if float(row[selected]) == best_auc), {})
     bar = tqdm(range(start, config.iterations), initial=start, total=config.iterations, desc="train", disable=not progress)
     for iteration in bar:
