@@ -120,13 +120,18 @@ def fixed_point(net: Network, videos: list[Video]) -> dict:
     return {"input_range": input_range, "report": quant.report(), "warnings": list(quant.warnings)}
 
 
+def spread_indices(n: int, count: int) -> np.ndarray:
+    """``count`` indices evenly spread over ``range(n)`` (all of them when ``count >= n``)."""
+    return np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
+
+
 def spread_subset(videos: list[Video], count: int | None) -> list[Video]:
     """`count` videos evenly spread over the split (so a subset mixes classes and normal videos); all if None."""
     if count is None or count >= len(videos):
         return videos
     if count < 1:
         raise UserError("--videos must be >= 1")
-    return [videos[i] for i in np.unique(np.linspace(0, len(videos) - 1, count).round().astype(int))]
+    return [videos[i] for i in spread_indices(len(videos), count)]
 
 
 @dataclass(frozen=True)

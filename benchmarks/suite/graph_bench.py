@@ -23,6 +23,7 @@ import numpy as np
 
 from ucfdvs.atomic import atomic_dir, check_output_dir
 from ucfdvs.errors import UserError
+from ucfdvs.export.simulate import spread_indices
 
 SCHEMA = "ucfdvs-bench-graph/1"
 BACKENDS = ("emu_float", "emu_fixed", "lava_float", "lava_fixed")
@@ -50,11 +51,6 @@ DECISIONS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
 def decide(outputs: np.ndarray, rule: str) -> np.ndarray:
     """``[B, T, *shape]`` output -> ``[B]`` class indices under ``rule``."""
     return DECISIONS[rule][0](outputs).argmax(-1)
-
-
-def spread(n: int, count: int) -> np.ndarray:
-    """``count`` indices evenly spread over ``range(n)``."""
-    return np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
 
 
 def load_labels(path: str | Path | None, batch: int) -> np.ndarray | None:
@@ -114,7 +110,7 @@ def run_graph_bench(
         if isinstance(raw, dict):
             raise UserError("--reference takes a graph with one Input (the source network's input)")
         ref_out = reference_outputs(load_reference(reference), raw, net, out_name)
-    subset = spread(x.shape[0], lava_samples)
+    subset = spread_indices(x.shape[0], lava_samples)
     net.quantize(input_range=float(np.abs(x).max()) or 1.0, weight_planes=weight_planes)
 
     entries: dict[str, dict] = {}

@@ -51,11 +51,16 @@ def binary_bins(events: np.ndarray, geometry: Geometry, size: Geometry, frame_us
     return (counts > 0).astype(np.uint8)
 
 
+def snippets_for_frames(n_frames: int) -> int:
+    """Snippets covering a video of `n_frames` 30 fps frames: ceil(n_frames / 16), at least 1."""
+    return max(1, -(-int(n_frames) // 16))
+
+
 def snippet_count(t_last: int, snippet_us: int, n_frames: int | None = None) -> int:
     """Snippets of a video: ceil(n_frames / 16) when its 30 fps frame count is known, else
     ceil((t_last + 1) / snippet_us) from its last event time `t_last` (us)."""
     if n_frames is not None:
-        return max(1, -(-int(n_frames) // 16))
+        return snippets_for_frames(n_frames)
     return max(1, -(-(int(t_last) + 1) // snippet_us))
 
 

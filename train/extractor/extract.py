@@ -43,7 +43,7 @@ from ucfdvs.events import Geometry
 from ucfdvs.train.extractor.backbone import SpikingBackbone
 from ucfdvs.train.extractor.checkpoint import load_extractor
 from ucfdvs.train.extractor.event_frames import (
-    SnippetWindows, check_events_root, event_path, iter_recording, stream_snippet_windows,
+    SnippetWindows, check_events_root, event_path, iter_recording, snippets_for_frames, stream_snippet_windows,
 )
 from ucfdvs.train.layout import DEFAULT_EXTRACTOR, DEFAULT_MODALITY, SPLITS, FeatureLayout, load_ground_truth, read_split
 from ucfdvs.train.synthetic_events import read_geometry
@@ -127,7 +127,7 @@ def _crash_hook(stem: str) -> None:
 def video_features(model: SpikingBackbone, path: Path, geometry: Geometry, n_frames: int | None) -> tuple[np.ndarray, int]:
     """Features [n_snippets, D] float32 of one recording (npz or RAW), streamed, and its number of events."""
     config = model.config
-    n_snippets = None if n_frames is None else max(1, -(-int(n_frames) // 16))
+    n_snippets = None if n_frames is None else snippets_for_frames(n_frames)
     windows = SnippetWindows(geometry, Geometry(config.width, config.height), config.frame_us,
                              config.snippet_frames, config.frames, n_snippets)
     features, batch = [], []
