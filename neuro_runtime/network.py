@@ -168,15 +168,15 @@ class Network:
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
             input_range = float(np.abs(cal).max()) or 1.0
-            self.quant_origin = "calibration input (max |x|; node scales from its float run)"
+            origin = "calibration input (max |x|; node scales from its float run)"
         elif input_range is not None:
-            self.quant_origin = "given input range (node scales from bounds)"
+            origin = "given input range (node scales from bounds)"
         else:
-            input_range, self.quant_origin = 1.0, "default input range 1.0 (node scales from bounds)"
+            input_range, origin = 1.0, "default input range 1.0 (node scales from bounds)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
             self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
-        self.quant_input_range = input_range
+        self.quant_input_range, self.quant_origin = input_range, origin
         return self._quant
 
     @property
