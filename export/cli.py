@@ -21,6 +21,7 @@ from typing import Any, Callable
 import torch
 
 from ucfdvs.errors import UserError
+from ucfdvs.train.task_runner import add_task_arguments
 
 
 def load_for_export(path: str | Path, lookahead: int | None, beta: float | None) -> tuple[Any, Any, str]:
@@ -194,10 +195,7 @@ def add_export_commands(subparsers: Any, add_data_arguments: Callable[[argparse.
                      help="Lava floating_pt or bit-accurate fixed_pt (default %(default)s)")
     sim.add_argument("--videos", type=int, help="only N test videos, evenly spread over the split")
     sim.add_argument("--out", required=True, help="output folder: scores.npz, spikes.npz, metrics.json")
-    sim.add_argument("--workers", type=int, default=1,
-                     help="local Dask worker processes, the videos dealt into tasks (default 1: in this process)")
-    sim.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run on an existing Dask cluster instead (e.g. tcp://host:8786; --workers then sets the "
-                          "number of tasks; the NIR file and data on a shared file system)")
+    add_task_arguments(sim, "the videos dealt into tasks",
+                       "--workers then sets the number of tasks; the NIR file and data on a shared file system")
     sim.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     sim.set_defaults(func=cmd_simulate)

@@ -23,7 +23,7 @@ from ucfdvs.export.streaming_msf import StreamingMSF
 from ucfdvs.train.evaluate import EvalSet, TestSet
 from ucfdvs.train.layout import FeatureLayout, Video
 from ucfdvs.train.sampling import BatchSampler
-from ucfdvs.train.trainer import TrainConfig, train_step, training_and_validation
+from ucfdvs.train.trainer import TrainConfig, split_metrics, train_step, training_and_validation
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ def finetune(model: StreamingMSF, data: FeatureLayout, config: TrainConfig | Non
              progress: bool = False) -> tuple[StreamingMSF, list[dict]]:
     """Fine-tune a copy of ``model`` (``config``: default :func:`finetune_config`; its ``arch`` is
     unused) on the training split less its validation videos; returns (best model by frame AUC on
-    ``config.select_on``, evaluation rows with ``val_auc_all``, ``val_far_all``, ``test_auc_all``,
-    ``test_far_all``). ``test_set`` / ``val_set`` replace the ones read from ``data``.
+    ``config.select_on``, evaluation rows with ``val_*`` and ``test_*`` metrics of
+    :func:`ucfdvs.train.trainer.split_metrics`). ``test_set`` / ``val_set`` replace the ones read from ``data``.
 
     Iteration 0 (the converted model) is evaluated too and kept if nothing beats it.
     """
@@ -56,11 +56,7 @@ def finetune(model: StreamingMSF, data: FeatureLayout, config: TrainConfig | Non
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
     def evaluation(iteration: int, loss: float) -> dict:
-        row: dict = {"iteration": iteration, "loss": loss}
-        for name, split in (("val", val_set), ("test", test_set)):
-            metrics = split.evaluate(model, torch.device("cpu"))[0] if split is not None else {}
-            row.update({f"{name}_{k}": metrics.get(k, float("nan")) for k in ("auc_all", "far_all")})
-        return row
+        return {"iteration": iteration, "loss": loss, **split_metrics(model, torch.device("cpu"), val_set, test_set)}
 
     rows = [evaluation(0, float("nan"))]
     best_auc, best_state = rows[0][selected], copy.deepcopy(model.state_dict())

@@ -35,7 +35,7 @@ from ucfdvs.errors import UserError
 from ucfdvs.train.evaluate import TestSet, scored_videos
 from ucfdvs.train.layout import FeatureLayout, Video
 from ucfdvs.train.metrics import frame_metrics, json_ready
-from ucfdvs.train.task_runner import guarded, run_tasks
+from ucfdvs.train.task_runner import check_workers, guarded, run_tasks
 
 BACKENDS = ("emu", "lava")
 PRECISIONS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -200,8 +200,7 @@ def run_in_tasks(source: str | Path | nir.NIRGraph, net: Network, videos: list[V
     that failed, after the others finished."""
     from tqdm import tqdm
 
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     fixed = PRECISIONS.get(precision, precision) == "fixed_pt"
     if fixed and net.quant is None:
         fixed_point(net, videos)
@@ -251,8 +250,7 @@ def simulate(
         raise UserError(f"unknown precision {precision_name!r} (known: {', '.join(PRECISIONS)})")
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     check_output_dir(out, force)
     precision = PRECISIONS[precision_name]
     net = load_network(nir_path)

@@ -168,6 +168,27 @@ def test_chunking_does_not_change_events(chunk_words: int) -> None:
         assert np.array_equal(np.concatenate(list(iter_raw(EVT3_FILE, chunk_words=chunk_words))), whole)
 
 
+def open_descriptors(path: Path) -> int:
+    """How many of this process's file descriptors point at `path`."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            count += Path(fd.readlink()) == path.resolve()
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.parametrize("engine", ["library", "numpy"])
+def test_stopping_early_closes_the_file(engine: str) -> None:
+    needs(EVT3_FILE)
+    batches = iter_raw(EVT3_FILE, engine=engine)
+    next(batches)
+    assert open_descriptors(EVT3_FILE) == 1
+    batches.close()
+    assert open_descriptors(EVT3_FILE) == 0
+
+
 def test_real_headers() -> None:
     needs(EVT3_FILE)
     header = read_raw_header(EVT3_FILE)

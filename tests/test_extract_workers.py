@@ -95,6 +95,17 @@ def test_resume_skips_finished_videos_and_redoes_other_checkpoints(events_root, 
     assert extract_features(events_root, out, other, progress=False, force=True)["extracted"] == N_VIDEOS
 
 
+def test_one_worker_loads_the_checkpoint_once(events_root, checkpoint, tmp_path, monkeypatch) -> None:
+    import ucfdvs.train.extractor.extract as extract_module
+
+    loads = []
+    real = extract_module.load_extractor
+    monkeypatch.setattr(extract_module, "load_extractor", lambda path: loads.append(path) or real(path))
+    monkeypatch.setattr(extract_module, "_MODELS", {})
+    assert extract_features(events_root, tmp_path / "features", checkpoint, progress=False)["extracted"] == N_VIDEOS
+    assert loads == [checkpoint.resolve()]
+
+
 def test_failing_video_is_listed_and_the_others_finish(events_root, checkpoint, reference, tmp_path,
                                                       run_cli) -> None:
     root = tmp_path / "root"

@@ -15,6 +15,7 @@ tasks go on. A worker process that dies is replaced and its task rerun by Dask (
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 from typing import Any, Callable, Iterator, Sequence
@@ -27,6 +28,21 @@ WORKER_ENVIRON = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THRE
 """Environment of local worker processes: Dask's `distributed.nanny.pre-spawn-environ` without
 MALLOC_TRIM_THRESHOLD_=65536, which fixes glibc's allocation thresholds and made a video's task about 3 times
 slower (its chunk-sized numpy temporaries are then mapped and faulted in afresh for every chunk)."""
+
+
+def add_task_arguments(parser: argparse.ArgumentParser, workers_help: str, scheduler_help: str) -> None:
+    """Add the `--workers N` / `--scheduler ADDRESS` pair of every command that runs tasks on Dask;
+    the help texts say what a task is for that command."""
+    parser.add_argument("--workers", type=int, default=1,
+                        help=f"local Dask worker processes, {workers_help} (default 1: in this process)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help=f"run on an existing Dask cluster instead (e.g. tcp://host:8786; {scheduler_help})")
+
+
+def check_workers(workers: int) -> None:
+    """Refuse a worker count below 1 (one-line `UserError`)."""
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
 
 
 def guarded(fn: Callable[[Any], Any], job: Any) -> tuple[Any, str | None]:
@@ -72,8 +88,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 def run_tasks(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int = 1,
               scheduler: str | None = None) -> Iterator[tuple[Any, Any, str | None]]:
     """Yield (job, fn(job) or None, error message or None) for every job as its task finishes."""
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     if workers == 1 and scheduler is None:
         for job in jobs:
             yield (job, *guarded(fn, job))

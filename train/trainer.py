@@ -160,6 +160,16 @@ def training_and_validation(data: FeatureLayout, config: TrainConfig,
     return rest, validation_set(val_videos, data)
 
 
+def split_metrics(model: nn.Module, device: torch.device, val_set: EvalSet | None,
+                  test_set: EvalSet | None) -> dict[str, float]:
+    """`val_<key>` and `test_<key>` for every key of `EVAL_KEYS` (NaN where a split is missing or lacks it)."""
+    row: dict[str, float] = {}
+    for name, split in (("val", val_set), ("test", test_set)):
+        metrics = split.evaluate(model, device)[0] if split is not None else {}
+        row.update({f"{name}_{key}": metrics.get(key, float("nan")) for key in EVAL_KEYS})
+    return row
+
+
 def train(
     data: FeatureLayout,
     out: Path,
@@ -217,15 +227,12 @@ def train(
         parts = train_step(model, optimizer, sampler.sample(), device)
         done = iteration + 1
         if done % config.eval_every == 0 or done == config.iterations:
-            test_metrics, _ = test_set.evaluate(model, device)
-            val_metrics = val_set.evaluate(model, device)[0] if val_set else {}
             row = {
                 "iteration": done,
                 "loss": parts.total.detach().item(),
                 "mil": parts.mil.detach().item(),
                 "smoothness": parts.smoothness.detach().item(),
-                **{f"val_{key}": val_metrics.get(key, float("nan")) for key in EVAL_KEYS},
-                **{f"test_{key}": test_metrics[key] for key in EVAL_KEYS},
+                **split_metrics(model, device, val_set, test_set),
                 "elapsed_s": round(time.perf_counter() - begin, 3),
             }
             rows.append(row)

@@ -24,6 +24,7 @@ from ucfdvs.benchmarks.suite.resources import loihi2_resources
 from ucfdvs.atomic import atomic_dir, check_output_dir
 from ucfdvs.errors import UserError
 from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.train.task_runner import check_workers
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,7 @@ def run_bench(
         raise UserError(f"unknown backend {unknown[0]!r} (known: {', '.join(ALL_BACKENDS)})")
     if lava_videos < 1:
         raise UserError("--lava-videos must be >= 1")
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    check_workers(workers)
     for path, flag in ((checkpoint, "--checkpoint"), (nir_path, "--nir")):
         if path is not None and not Path(path).is_file():
             raise UserError(f"{flag}: file not found", path)

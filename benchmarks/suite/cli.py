@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ucfdvs.errors import UserError
 from ucfdvs.train.layout import FeatureLayout
+from ucfdvs.train.task_runner import add_task_arguments
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -92,10 +93,7 @@ def add_bench_commands(commands: argparse._SubParsersAction, add_data_arguments)
     bench.add_argument("--device", default="auto", help="reference model device: auto, cpu or cuda[:N] (default %(default)s)")
     bench.add_argument("--backends", help="comma-separated subset of reference,streaming,emu_float,emu_fixed,"
                                           "lava_float,lava_fixed (default all)")
-    bench.add_argument("--workers", type=int, default=1,
-                       help="MSF form: the emulator and Lava backends run their videos on N local Dask worker "
-                            "processes (default 1: in this process), as `simulate --workers`")
-    bench.add_argument("--scheduler", metavar="ADDRESS",
-                       help="MSF form: run those videos on an existing Dask cluster instead (e.g. tcp://host:8786)")
+    add_task_arguments(bench, "MSF form: the emulator and Lava backends' videos, as `simulate --workers`",
+                       "MSF form: those videos")
     bench.add_argument("--force", action="store_true", help="replace a non-empty output folder")
     bench.set_defaults(func=cmd_bench)

@@ -10,6 +10,7 @@ import argparse
 import json
 
 from ucfdvs.errors import UserError
+from ucfdvs.train.task_runner import add_task_arguments
 
 
 def cmd_synth_events(args: argparse.Namespace) -> None:
@@ -69,11 +70,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     extract.add_argument("--checkpoint", help="extractor checkpoint (default: EVENTS/extractor.pt)")
     extract.add_argument("--extractor", default=DEFAULT_EXTRACTOR, help="features_video/<extractor> (default %(default)s)")
     extract.add_argument("--modality", default=DEFAULT_MODALITY, help="features_video/<extractor>/<modality> (default %(default)s)")
-    extract.add_argument("--workers", type=int, default=1,
-                         help="local Dask worker processes, one video each at a time (default 1: in this process)")
-    extract.add_argument("--scheduler", metavar="ADDRESS",
-                         help="run on an existing Dask cluster instead (e.g. tcp://host:8786; outputs and inputs on "
-                              "a shared file system)")
+    add_task_arguments(extract, "one video each at a time", "outputs and inputs on a shared file system")
     extract.add_argument("--force", action="store_true",
                          help="extract every video again (and write into a non-empty folder)")
     extract.set_defaults(func=cmd_extract)

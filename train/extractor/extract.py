@@ -195,6 +195,8 @@ def extract_features(events_root: str | Path, out: str | Path, checkpoint: str |
     checkpoint = Path(checkpoint).resolve()
     model, metrics = load_extractor(checkpoint)
     sha = _sha256(checkpoint)
+    _MODELS.clear()
+    _MODELS[(str(checkpoint), sha)] = model  # tasks run in this process (workers=1) reuse it
     geometry = read_geometry(root)
     layout.feature_dir.mkdir(parents=True, exist_ok=True)
     jobs = [VideoJob(stem, event_path(root, stem).resolve(), layout.feature_path(stem).resolve(), checkpoint, sha,
