@@ -65,6 +65,17 @@ def test_bench_any_graph(run_cli, snntorch_net: Path, tmp_path: Path) -> None:
     assert (out / "firing_rates.png").is_file() and (out / "energy.png").is_file()
 
 
+@needs_lava
+def test_bench_lava_fixed_alone_is_compared_with_the_fixed_emulator(run_cli, snntorch_net: Path, tmp_path: Path) -> None:
+    f = snntorch_net
+    code, _, err = run_cli("bench", "--nir", f / "graph.nir", "--input", f / "x.npy", "--source", "snntorch",
+                           "--backends", "lava_fixed", "--lava-samples", "2", "--out", tmp_path / "out")
+    assert code == 0, err
+    res = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert set(res["backends"]) == {"lava_fixed"}
+    assert set(res["backends"]["lava_fixed"]["spikes_equal_emulator"].values()) == {1.0}
+
+
 @pytest.mark.parametrize("case, needle", [
     ("labels", "5 labels for 12 input samples"),
     ("decision", "unknown --decision 'vote'"),

@@ -116,18 +116,21 @@ def run_graph_bench(
     entries: dict[str, dict] = {}
     runs: dict[str, Any] = {}
     float_full = None
-    for name in ("emu_float",) + tuple(b for b in BACKENDS if b in backends and b != "emu_float"):
+    # emu_float always runs (the reference of every other backend); emu_fixed whenever lava_fixed does
+    needed = ("emu_float",) + (("emu_fixed",) if "lava_fixed" in backends else ())
+    for name in needed + tuple(b for b in BACKENDS if b in backends and b not in needed):
         backend, precision = name.split("_")
         xs = raw if backend == "emu" else _take(raw, subset)
         run, err = _guard(lambda: net.run(xs, backend=backend, precision=precision, flush=flush))
         if name == "emu_float":
             float_full = run
+        if err is None:
+            runs[name] = run
         if name not in backends:
             continue
         if err:
             entries[name] = {"status": "failed", "error": err}
             continue
-        runs[name] = run
         float_ref = None
         if precision == "fixed" and float_full is not None:
             float_ref = _subset_run(float_full, subset) if backend == "lava" else float_full
@@ -141,8 +144,9 @@ def run_graph_bench(
         if float_full is not None and name != "emu_float":
             ref_dec = decide(float_full.outputs[out_name][idx], decision)
             entry["decisions_equal_emu_float"] = float(np.mean(dec == ref_dec))
-            if backend == "lava":
-                sub = _subset_run(float_full if precision == "float" else runs.get("emu_fixed", float_full), subset)
+            emulated = runs.get(f"emu_{precision}")
+            if backend == "lava" and emulated is not None:
+                sub = _subset_run(emulated, subset)
                 entry["spikes_equal_emulator"] = {n: float(np.mean(sub.spikes[n] == run.spikes[n])) for n in run.spikes}
         entries[name] = entry
 
