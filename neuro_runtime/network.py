@@ -131,6 +131,7 @@ class Network:
             shape = tuple(g.shapes.get(name) or ())
             self.shapes[name] = shape if shape and int(np.prod(shape, dtype=np.int64)) == g.size(name) else (g.size(name),)
         self._quant: QuantizedGraph | None = None
+        self._quant_automatic = False  # chosen by a fixed run from its own input, not by quantize()
         self.quant_input_range: float | None = None
         self.quant_origin = ""
 
@@ -177,6 +178,23 @@ class Network:
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
             self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
         self.quant_input_range, self.quant_origin = input_range, origin
+        self._quant_automatic = False
+        return self._quant
+
+    def _fixed_point_for(self, peak: float) -> QuantizedGraph:
+        """The fixed-point parameters for a run whose input peaks at ``peak`` (max ``|x|``): those of
+        :meth:`quantize` (with a warning when ``peak`` exceeds their input range), or parameters chosen
+        from the run's input, chosen again when a later run's input exceeds them."""
+        peak = peak or 1.0
+        if self._quant is None or (self._quant_automatic and peak > self.quant_input_range):
+            quant = self.quantize(input_range=peak)
+            self.quant_origin, self._quant_automatic = "this run's input (max |x|)", True
+            return quant
+        if peak > self.quant_input_range:
+            warnings.warn(
+                f"{self.where}: input max |x| {peak:.4g} exceeds the fixed-point input range "
+                f"{self.quant_input_range:.4g} ({self.quant_origin}); states may saturate: quantize again "
+                "with this input as calibration", QuantizationWarning, stacklevel=3)
         return self._quant
 
     @property
@@ -218,12 +236,7 @@ class Network:
         pad = self.flush_steps() if flush else 0
         if pad:
             xs = np.concatenate([xs, np.zeros((xs.shape[0], pad, xs.shape[2]))], axis=1)
-        quant = None
-        if prec == "fixed_pt":
-            quant = self._quant
-            if quant is None:
-                quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0)
-                self.quant_origin = "this run's input (max |x|)"
+        quant = self._fixed_point_for(float(np.abs(xs).max())) if prec == "fixed_pt" else None
         t0 = time.perf_counter()
         if backend == "emu":
             rec = Emulator(self.graph, prec, quant).run(xs)
@@ -264,9 +277,7 @@ class Network:
         seqs = [c[0] for c in checked]
         if not seqs:
             raise UserError("no sequences to run")
-        quant = None
-        if prec == "fixed_pt":
-            quant = self._quant or self.quantize(input_range=max(float(np.abs(s).max()) for s in seqs) or 1.0)
+        quant = self._fixed_point_for(max(float(np.abs(s).max()) for s in seqs)) if prec == "fixed_pt" else None
         if backend == "lava":
             from ucfdvs.neuro_runtime.lava_run import run_lava
 

@@ -183,6 +183,26 @@ def test_cnn_paper_against_norse() -> None:
         assert {v["agreement"] for v in entry["layers"].values()} == {1.0}, name
 
 
+def test_fixed_point_follows_larger_inputs_unless_chosen_by_the_user(tmp_path: Path) -> None:
+    """Fixed point chosen by a run is chosen again for a larger input; one chosen by quantize() is kept,
+    with a warning that names the two ranges."""
+    from ucfdvs.neuro_runtime.quantize import QuantizationWarning
+
+    net = load_network(write_graph(tmp_path, examples.li_gated_graph()))
+    x = np.random.default_rng(3).uniform(-1, 1, (2, 15, 3))
+    net.run(0.5 * x, precision="fixed")
+    first = net.quant
+    assert net.quant_input_range == pytest.approx(0.5 * np.abs(x).max())
+    net.run(0.25 * x, precision="fixed")
+    assert net.quant is first
+    net.run(2 * x, precision="fixed")
+    assert net.quant is not first and net.quant_input_range == pytest.approx(2 * np.abs(x).max())
+    chosen = net.quantize(input_range=0.5)
+    with pytest.warns(QuantizationWarning, match=r"input max \|x\| 0\.997 exceeds the fixed-point input range 0\.5 \(given input range"):
+        net.run(x, precision="fixed")
+    assert net.quant is chosen
+
+
 @needs_lava
 def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
     """Fixed point with two weight planes: membranes replay the recorded spikes, Lava equals the emulator."""
