@@ -99,10 +99,13 @@ def snntorch_import_flat(graph: Any) -> torch.nn.Module:
         return import_nir.import_from_nir(graph)
 
 
-def run_graph_module(net: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def run_graph_module(net: torch.nn.Module, x: torch.Tensor, state: dict[str, Any] | None = None
+                     ) -> dict[str, torch.Tensor]:
     """Run a nirtorch ``GraphModule`` of snnTorch neurons over ``x [B, T, ...]`` from rest, passing
-    its state dict from step to step; returns ``{neuron module name: spikes [B, T, ...]}`` (module
-    names are node names with ``.`` -> ``_``)."""
+    its state dict from step to step (``state``: the one before step 0, e.g.
+    ``{"<node>_prev_output": tensor}`` for what a back edge delivers at step 0; default: nirtorch's
+    zeros); returns ``{neuron module name: spikes [B, T, ...]}`` (module names are node names with
+    ``.`` -> ``_``)."""
     import snntorch as snn
     from snntorch import utils
 
@@ -111,7 +114,6 @@ def run_graph_module(net: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.T
              for n, m in net.named_modules() if n in rec]
     try:
         utils.reset(net)
-        state = None
         for t in range(x.shape[1]):
             _, state = net(x[:, t], state)
     finally:

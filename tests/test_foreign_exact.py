@@ -83,6 +83,65 @@ def test_snntorch_with_biases_is_exact(tmp_path: Path):
     check_snntorch(tmp_path, "zero", bias=True)
 
 
+def test_snntorch_synaptic_bias_rises_through_the_current(tmp_path: Path):
+    """snnTorch ``Synaptic`` (CubaLIF) layers with biases: snnTorch's current starts at 0 and the
+    bias rises through it (``syn = alpha syn + W x + b``); the runtime matches exactly at the hop
+    offset (a current that started at the bias's rest value would fire earlier)."""
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(4)
+
+    def synaptic(n: int, alpha: float, beta: float) -> snn.Synaptic:
+        return snn.Synaptic(alpha=torch.full((n,), alpha), beta=torch.full((n,), beta), threshold=torch.ones(n),
+                            init_hidden=True, reset_mechanism="zero",
+                            reset_delay=False)
+
+    net = torch.nn.Sequential(OrderedDict(
+        fc1=torch.nn.Linear(N_IN, N_HID), lif1=synaptic(N_HID, 0.55, 0.9),
+        fc2=torch.nn.Linear(N_HID, N_OUT), lif2=synaptic(N_OUT, 0.5, 0.55)))
+    with torch.no_grad():
+        net.fc1.bias.copy_(torch.linspace(-0.3, 0.3, N_HID))
+        net.fc2.bias.copy_(torch.linspace(-0.2, 0.4, N_OUT))
+    path = tmp_path / "snntorch_synaptic.nir"
+    nir.write(path, export_to_nir(net, torch.zeros(1, N_IN), ignore_dims=[0]))
+    x = spike_input(2)
+    with torch.no_grad():
+        _, lib = run_snntorch(net, torch.as_tensor(x))
+    assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2}, reset="zero")
+
+
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "nir_paper"
+
+
+@pytest.mark.skipif(not (PAPER / "braille_noDelay_bias_zero.nir").is_file(), reason="../shared/nir_paper absent")
+def test_braille_differs_from_snntorch_import_only_by_the_recurrent_input_at_step_0():
+    """The NIR paper's Braille RNN against snnTorch's own ``import_from_nir`` (without its RNN
+    wrapping, see ``library_runs.snntorch_import_flat``): identical per layer at the hop offset once
+    snnTorch's recurrent Affine delivers its bias at step 0 (as the runtime and snnTorch's
+    ``RSynaptic`` do; nirtorch feeds zeros there), and without biases; as imported, they differ."""
+    from ucfdvs.benchmarks.nir_paper_validation import _without_biases, against_snntorch
+    from ucfdvs.neuro_runtime import load_network
+
+    path = PAPER / "braille_noDelay_bias_zero.nir"
+    x = (np.random.default_rng(0).random((8, 40, 12)) < 0.1).astype(np.uint8)
+    with pytest.warns(UserWarning, match="no dt in the file"):
+        net = load_network(path, source="snntorch", reset="zero")
+    rest = against_snntorch(net, path, x, recurrent_rest=True)["layers"]
+    assert {k: v["agreement"] for k, v in rest.items()} == {"lif1.lif": 1.0, "lif2": 1.0}
+    assert rest["lif2"]["spikes_snntorch"] > 100
+    imported = against_snntorch(net, path, x)["layers"]
+    assert imported["lif1.lif"]["agreement"] < 1.0 and imported["lif2"]["agreement"] < 0.99
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _without_biases(path, Path(tmp) / "no_bias.nir")
+        with pytest.warns(UserWarning, match="no dt in the file"):
+            plain_net = load_network(plain, source="snntorch", reset="zero")
+        layers = against_snntorch(plain_net, plain, x)["layers"]
+    assert {k: v["agreement"] for k, v in layers.items()} == {"lif1.lif": 1.0, "lif2": 1.0}
+
+
 def test_norse_lifbox_is_exact(tmp_path: Path):
     import norse.torch as nt
 
