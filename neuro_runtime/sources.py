@@ -330,6 +330,12 @@ def _norm_sinabs(name: str, node: Any, dt: float, dt_exp: float, notes: list) ->
 
 
 def _norm_rockpool(name: str, node: Any, dt: float, dt_exp: float, notes: list) -> Any:
+    if isinstance(node, (nir.Input, nir.Output)):  # to_nir's sample data (1, N) adds leading 1s
+        shape = np.asarray(next(iter(node.input_type.values()))).reshape(-1)
+        if shape.size > 1 and np.all(shape[:-1] == 1):
+            notes.append(("Rockpool's leading sample dimensions of size 1 dropped", name))
+            return type(node)(np.asarray(shape[-1:]))
+        return node
     if isinstance(node, nir.CubaLIF):
         beta = np.exp(-dt_exp / _arr(node.tau_syn))
         alpha = np.exp(-dt_exp / _arr(node.tau_mem))
