@@ -122,6 +122,15 @@ def run_graph_module(net: torch.nn.Module, x: torch.Tensor, state: dict[str, Any
     return {n: torch.stack(v, 1) for n, v in rec.items()}
 
 
+def run_rockpool(net: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Run a Rockpool torch network (e.g. a ``Sequential``) over ``x [B, T, C]`` from rest with its
+    own ``evolve`` (``record=True``); returns ``{LIF module name: spikes [B, T, N]}`` (Rockpool's
+    spike counts per step; its ``to_nir`` names the nodes after the same modules)."""
+    net.reset_state()
+    _, _, rec = net(x, record=True)
+    return {name: r["spikes"] for name, r in rec.items() if isinstance(r, dict) and "spikes" in r}
+
+
 def to_numpy_spikes(spikes: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
     """Spike tensors -> uint8 arrays (the libraries emit 0/1 floats)."""
     return {n: s.detach().cpu().numpy().astype(np.uint8) for n, s in spikes.items()}

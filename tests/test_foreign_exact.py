@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import needs_lava
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
 from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
 from ucfdvs.neuro_runtime.sources import load_foreign
@@ -109,6 +110,27 @@ def test_snntorch_synaptic_bias_rises_through_the_current(tmp_path: Path):
     with torch.no_grad():
         _, lib = run_snntorch(net, torch.as_tensor(x))
     assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2}, reset="zero")
+
+
+@pytest.mark.parametrize("backend", ["emu", pytest.param("lava", marks=needs_lava)])
+def test_rockpool_lif_is_exact(backend: str):
+    """Rockpool 3.1 ``LinearTorch`` (biases) + ``LIFTorch`` (per-neuron taus and thresholds, one spike
+    per step), exported by Rockpool's ``to_nir`` and loaded with ``source="rockpool"``: every layer
+    equals Rockpool's own evolve at the hop offset; Rockpool's default multi-spike output does not."""
+    pytest.importorskip("rockpool")
+    from ucfdvs.benchmarks.rockpool_agreement import compare
+
+    x = (np.random.default_rng(0).random((2, 40, 12)) < 0.3).astype(np.float32)
+    res = compare("ff_single_spike", x, backend=backend)
+    assert res["status"] == "ran" and res["reset_source"] == "subtract", res
+    assert any("type check failed" in n for n in res["source_notes"]), res["source_notes"]
+    for layer in res["layers"].values():
+        assert layer["library_spikes"] > 50, layer
+        assert layer["runtime_spikes"] == layer["library_spikes"] and layer["samples_identical"] == 1.0, layer
+    if backend == "emu":
+        multi = compare("ff_multi_spike", x)
+        assert max(multi["library_max_spikes_per_step"].values()) > 1
+        assert min(v["spike_agreement"] for v in multi["layers"].values()) < 0.9
 
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "nir_paper"
