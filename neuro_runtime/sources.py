@@ -134,8 +134,11 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         spike="StepPWL: floor(v / theta) spikes per step when v >= theta, graded",
         threshold=">=",
         reset="subtract",
-        notes=("v -= n theta; bias is not written; nir.read rejects its LIF export on type "
-               "checks (loaded with type_check=False)"),
+        notes=("v -= n theta; LIFTorch's bias is not written (v_leak = 0) nor its w_rec (has_rec=True "
+               "exports a feed-forward CubaLIF); Input/Output carry to_nir's sample dimension (1, N), "
+               "which fails nir.read's type checks (loaded with type_check=False, the leading 1s "
+               "dropped); measured against Rockpool's evolve: one spike per step "
+               "(max_spikes_per_dt=1) is exact at the hop offset (benchmarks/rockpool_agreement.py)"),
     ),
     "spikingjelly": ExporterConvention(
         source="spikingjelly", version="spikingjelly 0.0.0.1.0 nir_exchange (none in 0.0.0.0.14)",
