@@ -34,14 +34,15 @@ N_IN, N_HID, N_OUT = 12, 10, 4
 LAYERS = ("1_LIFTorch", "3_LIFTorch")
 
 
-def rockpool_net(kind: str) -> Any:
-    """One of the networks of the module docstring (seeded; weights x3 so that every layer fires)."""
+def rockpool_net(kind: str, dt: float = 1e-3) -> Any:
+    """One of the networks of the module docstring (seeded; weights x3 so that every layer fires);
+    ``dt``: the LIFTorch modules' step (s)."""
     import torch
     from rockpool.nn.combinators import Sequential
     from rockpool.nn.modules import LIFTorch, LinearTorch
 
     torch.manual_seed(1)
-    spikes = {} if kind == "ff_multi_spike" else {"max_spikes_per_dt": 1.0}
+    spikes = {"dt": dt} if kind == "ff_multi_spike" else {"dt": dt, "max_spikes_per_dt": 1.0}
     net = Sequential(
         LinearTorch((N_IN, N_HID), has_bias=True),
         LIFTorch(N_HID, tau_mem=torch.linspace(0.005, 0.03, N_HID), tau_syn=torch.linspace(0.002, 0.01, N_HID),
@@ -67,16 +68,17 @@ def export(net: Any, path: Path) -> Path:
     return path
 
 
-def compare(kind: str, x: np.ndarray, backend: str = "emu") -> dict[str, Any]:
-    """Rockpool's evolve of network ``kind`` on ``x [B, T, 12]`` against the runtime's run of its
-    export (``backend`` ``"emu"`` or ``"lava"``, floating point); :func:`compare_with_runtime`'s dict."""
+def compare(kind: str, x: np.ndarray, backend: str = "emu", dt: float = 1e-3) -> dict[str, Any]:
+    """Rockpool's evolve of network ``kind`` (module step ``dt``, which the file does not carry) on
+    ``x [B, T, 12]`` against the runtime's run of its export (``backend`` ``"emu"`` or ``"lava"``,
+    floating point); :func:`compare_with_runtime`'s dict."""
     import torch
 
     from ucfdvs.benchmarks.library_runs import run_rockpool
     from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
 
     torch.set_num_threads(1)
-    net = rockpool_net(kind)
+    net = rockpool_net(kind, dt)
     with torch.no_grad():
         lib = {k: v.numpy() for k, v in run_rockpool(net, torch.as_tensor(x, dtype=torch.float32)).items()}
     with tempfile.TemporaryDirectory() as tmp:

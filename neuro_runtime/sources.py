@@ -127,7 +127,8 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         cites="rockpool/nn/modules/torch/nir.py, lif_torch.py",
         exporter_dt=1e-3, dt_fixed=False,
         tau=("tau_syn, tau_mem in seconds, exact decays beta = exp(-dt/tau_syn), alpha = "
-             "exp(-dt/tau_mem); module dt (default 1e-3) is not written"),
+             "exp(-dt/tau_mem); module dt (default 1e-3) is not written but r implies it "
+             "(rockpool_module_dt)"),
         r="written as tau_mem exp(-dt/tau_mem) / dt; the module adds isyn with gain 1: r = tau_mem'/dt",
         w_in="not written; isyn = beta (isyn + x): w_in = beta tau_syn' / dt",
         input_gain="1, before the synaptic decay",
@@ -380,6 +381,29 @@ NORMALISERS: dict[str, Normaliser] = {
 }
 
 
+def rockpool_module_dt(graph: nir.NIRGraph) -> float | None:
+    """The module step (s) Rockpool's ``to_nir`` encodes in every LIF/CubaLIF/LI node's
+    ``r = tau exp(-dt/tau) / dt`` (``tau``: tau_mem or tau), i.e. ``dt = tau W(1/r)`` (Lambert W),
+    rounded to 6 significant digits (the file stores float32); None when no node carries it or the
+    nodes disagree."""
+    from scipy.special import lambertw
+
+    nodes, _ = flatten_graph(graph)
+    steps = []
+    for node in nodes.values():
+        if isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI)):
+            tau = _arr(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau)
+            r = _arr(node.r)
+            if np.any(r <= 0) or np.any(tau <= 0):
+                return None
+            steps.append(np.broadcast_to(tau * np.real(lambertw(1.0 / r)), np.broadcast_shapes(tau.shape, r.shape)))
+    if not steps:
+        return None
+    found = np.concatenate([np.ravel(a) for a in steps])
+    step = float(f"{float(np.median(found)):.6g}")
+    return step if np.allclose(found, step, rtol=1e-5) else None
+
+
 def check_time_step(nodes: dict[str, Any], dt: float) -> None:
     """Raise :class:`UserError` naming the first node with ``dt/tau > 1`` (or ``tau <= 0``)."""
     for name, node in nodes.items():
@@ -433,6 +457,9 @@ def load_foreign(
             notes.append(f"metadata dt {step:g} s used; --dt {dt:g} ignored")
     elif dt is not None:
         step, origin = float(dt), "argument"
+    elif source == "rockpool" and (implied := rockpool_module_dt(graph)) is not None:
+        step, origin = implied, "exporter"
+        notes.append(f"no dt in the file: Rockpool's r = tau exp(-dt/tau)/dt implies its module step {step:g} s")
     elif conv.exporter_dt is not None:
         step, origin = conv.exporter_dt, "exporter"
         notes.append(f"no dt in the file: {conv.version}'s exporter step {step:g} s assumed")

@@ -128,6 +128,8 @@ def test_rockpool_lif_is_exact(backend: str):
         assert layer["library_spikes"] > 50, layer
         assert layer["runtime_spikes"] == layer["library_spikes"] and layer["samples_identical"] == 1.0, layer
     if backend == "emu":
+        other_dt = compare("ff_single_spike", x, dt=5e-4)  # the file has no dt; r implies the module's
+        assert other_dt["dt"] == 5e-4 and all(v["samples_identical"] == 1.0 for v in other_dt["layers"].values())
         multi = compare("ff_multi_spike", x)
         assert max(multi["library_max_spikes_per_step"].values()) > 1
         assert min(v["spike_agreement"] for v in multi["layers"].values()) < 0.9
