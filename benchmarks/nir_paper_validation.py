@@ -9,12 +9,11 @@
 * **Braille RNN** (snnTorch export, reset to zero as its README says, dt 1e-4 s): random input spike
   trains (``--samples`` x ``--steps`` x 12, 10 % density, seed 0) in the emulator and Lava, float and
   fixed, each against the emulator in float, and against snnTorch running the same file: snnTorch
-  1.0's ``import_from_nir`` is tried first; where it fails, the modules snnTorch's importer makes
-  for each node (``_nir_to_snntorch_module``) are chained in the graph's order, with
-  ``reset_delay=True`` on the recurrent ``RSynaptic`` (snnTorch 1.0's ``RSynaptic`` with
-  ``reset_delay=False`` and ``init_hidden=True`` reads undefined locals).  Per layer: spike
-  agreement at the hop offset (layer k at step t + k), for the file as exported and for a copy with
-  every bias set to 0 on both sides (isolating the biases' early action in the runtime).
+  1.0's ``import_from_nir`` without its RNN-subgraph wrapping (which fails with nirtorch 2.6, see
+  ``library_runs.snntorch_import_flat``).  Per layer: spike agreement at the hop offset (layer k at
+  step t + k), for the file as exported; with the recurrent Affine's output before step 0 set to
+  its bias in snnTorch's run (nirtorch feeds zeros there; snnTorch's ``RSynaptic`` and the runtime
+  add ``b_rec`` from step 0); and for a copy with every bias set to 0 on both sides.
 * **CNN** (Sinabs export, reset to zero): random event inputs ``[2, 34, 34]``, 5 % density, 100
   steps, 16 samples, in the emulator and Lava, float and fixed, against Norse's ``from_nir`` of the
   same file run one sample at a time (its Flatten folds a batch axis); per IF layer spike agreement
@@ -27,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +64,27 @@ def lif(paper: Path) -> dict[str, Any]:
     return out
 
 
-def snntorch_braille(graph_path: Path) -> tuple[Any, str]:
-    """snnTorch's run of the Braille file: ``import_from_nir``, else its node modules chained."""
+def snntorch_braille(graph_path: Path, x: np.ndarray, recurrent_rest: bool = False) -> dict[str, np.ndarray]:
+    """snnTorch's own run of the Braille file on ``x`` ``[B, T, 12]``: its ``import_from_nir``
+    without the RNN-subgraph wrapping (:func:`library_runs.snntorch_import_flat` says why), run by
+    nirtorch; ``{"lif1_lif", "lif2": spikes [B, T, N] uint8}``.  ``recurrent_rest``: the recurrent
+    Affine's output before step 0 is its bias (its response to no spikes: what snnTorch's
+    ``RSynaptic`` adds at step 0, ``recurrent(0) = b_rec``, and the runtime's rest value) instead of
+    nirtorch's zeros."""
     import nir
     import torch
-    from snntorch import import_nir
+
+    from ucfdvs.benchmarks.library_runs import run_graph_module, snntorch_import_flat, to_numpy_spikes
 
     graph = nir.read(str(graph_path))
-    with warnings.catch_warnings():  # its importer also prints notices (left on stdout)
-        warnings.simplefilter("ignore")
-        try:
-            return import_nir.import_from_nir(graph), "snntorch.import_nir.import_from_nir"
-        except Exception as exc:  # noqa: BLE001 - the library's failure is a finding; fall back below
-            failure = f"{type(exc).__name__}: {exc}"
-        graph = import_nir._replace_rnn_subgraph_with_nirgraph(nir.read(str(graph_path)))
-        mods = OrderedDict((k, import_nir._nir_to_snntorch_module(graph.nodes[k], init_hidden=True))
-                           for k in ("fc1", "lif1", "fc2", "lif2"))
-    net = torch.nn.Sequential(mods)
-    net.lif1.reset_delay = True
-    return net, (f"import_from_nir failed ({failure[:160]}); snnTorch's per-node modules "
-                 "(_nir_to_snntorch_module) chained fc1, lif1, fc2, lif2, lif1.reset_delay=True")
+    net = snntorch_import_flat(graph)
+    state = None
+    if recurrent_rest:
+        b_rec = torch.as_tensor(np.asarray(graph.nodes["lif1.w_rec"].bias), dtype=torch.float32)
+        state = {"lif1_w_rec_prev_output": b_rec.expand(x.shape[0], -1).clone()}
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        return to_numpy_spikes(run_graph_module(net, torch.as_tensor(x, dtype=torch.float32), state))
 
 
 def _without_biases(src: Path, dst: Path) -> Path:
@@ -100,31 +99,24 @@ def _without_biases(src: Path, dst: Path) -> Path:
     return dst
 
 
-def against_snntorch(net: Any, path: Path, x: np.ndarray) -> dict[str, Any]:
-    """Per-layer agreement of the emulator (float) with snnTorch's run of the same file at the hop offset."""
-    import torch
-
-    from ucfdvs.benchmarks.library_runs import run_snntorch, to_numpy_spikes
-
+def against_snntorch(net: Any, path: Path, x: np.ndarray, recurrent_rest: bool = False) -> dict[str, Any]:
+    """Per-layer agreement of the emulator (float) with snnTorch's run of the same file
+    (:func:`snntorch_braille`) at the hop offset (layer k at step t + k)."""
     steps = x.shape[1]
     run = net.run(x, flush=True)
-    lib, how = snntorch_braille(path)
-    torch.set_num_threads(1)
-    with torch.no_grad():
-        _, spikes = run_snntorch(lib, torch.as_tensor(x, dtype=torch.float32))
-    spikes = to_numpy_spikes(spikes)
+    spikes = snntorch_braille(path, x, recurrent_rest)
     layers = {}
-    for layer, node in (("lif1", "lif1.lif"), ("lif2", "lif2")):
+    for layer, node in (("lif1_lif", "lif1.lif"), ("lif2", "lif2")):
         k = int(net.graph.arrival[node])
         got = run.spikes[node][:, k:k + steps]
         want = spikes[layer]
         differ = np.any(got != want, axis=(0, 2))
-        layers[layer] = {"node": node, "offset_steps": k, "agreement": float(np.mean(got == want)),
-                         "spikes_snntorch": int(want.sum()), "spikes_runtime": int(got.sum()),
-                         "first_step_differing": int(np.argmax(differ)) if differ.any() else None}
+        layers[node] = {"offset_steps": k, "agreement": float(np.mean(got == want)),
+                        "spikes_snntorch": int(want.sum()), "spikes_runtime": int(got.sum()),
+                        "first_step_differing": int(np.argmax(differ)) if differ.any() else None}
     dec_lib = spikes["lif2"].sum(1).argmax(1)
     dec_rt = run.spikes["lif2"].sum(1).argmax(1)
-    return {"how": how, "layers": layers, "decisions_equal": float(np.mean(dec_lib == dec_rt))}
+    return {"layers": layers, "decisions_equal": float(np.mean(dec_lib == dec_rt))}
 
 
 def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[str, Any]:
@@ -150,6 +142,7 @@ def braille(paper: Path, samples: int, steps: int, lava_samples: int) -> dict[st
                    "agreement_with_emu_same_precision": float(np.mean(s == runs[f"emu_{name.split('_')[1]}"].spikes[node][:n]))}
             for node, s in run.spikes.items()}
     out["snntorch"] = against_snntorch(net, path, x)
+    out["snntorch_recurrent_rest"] = against_snntorch(net, path, x, recurrent_rest=True)
     with tempfile.TemporaryDirectory() as tmp:
         plain = _without_biases(path, Path(tmp) / "braille_no_bias.nir")
         out["snntorch_without_biases"] = against_snntorch(

@@ -16,9 +16,9 @@ folded form instead), so the conformance suite compares two different computatio
 * ``Flatten``: a reshape, no step.
 * ``LIF`` / ``CubaLIF`` / ``LI`` / ``CubaLI`` / ``IF`` / ``I`` / ``Threshold``: forward Euler with
   ``dt`` from ``metadata["dt"]``, strict ``>``, reset to ``v_reset`` or by subtraction
-  (``RuntimeGraph.reset``); the membrane starts at ``v_reset`` (graded: 0), a current at its rest
-  value ``w_in * (rest input)``; a neuron holds that state and sends 0 before its start step (its
-  arrival, ``NeuronSpec.start``). Parameters may be scalars or arrays of any shape.
+  (``RuntimeGraph.reset``); the membrane starts at ``v_reset`` (graded: 0), a current at 0 (a
+  bias rises through it from the start step); a neuron holds that state and sends 0 before its
+  start step (its arrival, ``NeuronSpec.start``). Parameters may be scalars or arrays of any shape.
 * ``Output``: nirtorch returns the inputs of the Output separately; we sum them.
 
 The graph is validated by the one validator (``neuro_runtime.graph_check.load_graph``); this
@@ -105,11 +105,11 @@ class EulerNeuron(nn.Module):
         s[t] = v[t] > v_threshold;  v[t] = v_reset (or v - amount) where s[t]
         Threshold: s[t] = x[t] > threshold
 
-    ``v[-1] = v_reset`` (graded: 0); a current's ``I[-1] = w_in * rest_in`` (its rest value).
+    ``v[-1] = v_reset`` (graded: 0); a current's ``I[-1] = 0``.
     Before step ``start`` the state stays there and the output is 0.
     """
 
-    def __init__(self, node: Any, kind: str, dt: float, size: int, rest_in: np.ndarray, start: int,
+    def __init__(self, node: Any, kind: str, dt: float, size: int, start: int,
                  reset_sub: np.ndarray | None) -> None:
         super().__init__()
         self.kind = kind
@@ -133,7 +133,6 @@ class EulerNeuron(nn.Module):
         if self.cuba:
             self.register_buffer("k_syn", _vec(dt / np.asarray(node.tau_syn, dtype=np.float64), size))
             self.register_buffer("w_in", _vec(node.w_in, size))
-            self.register_buffer("i_rest", self.w_in * torch.from_numpy(np.asarray(rest_in, dtype=np.float64)))
 
     def forward(self, x: torch.Tensor, state: tuple | None = None) -> tuple[torch.Tensor, tuple]:
         if self.kind == "Threshold":
@@ -142,7 +141,7 @@ class EulerNeuron(nn.Module):
             return out, (t + 1,)
         if state is None:
             v0 = self.v_reset.to(x.dtype).expand_as(x).clone()
-            i0 = self.i_rest.to(x.dtype).expand_as(x).clone() if self.cuba else x
+            i0 = torch.zeros_like(x) if self.cuba else x
             state = (i0, v0, 0)
         current, v, t = state
         if t < self.start:
@@ -227,9 +226,6 @@ class NIRInterpreter:
         def rest(name: str, size: int) -> np.ndarray:
             return g.rest.get(name, np.zeros(size))
 
-        def rest_in(name: str, size: int) -> np.ndarray:
-            return sum((rest(p, size) for p in preds[name]), np.zeros(size))
-
         def synapse(node: Any) -> nn.Module:
             name = names[id(node)]
             cls = BackEdgeSynapse if name in back else Synapse
@@ -275,7 +271,7 @@ class NIRInterpreter:
         def neuron(node: Any) -> nn.Module:
             name = names[id(node)]
             spec = g.neurons[name]
-            return EulerNeuron(node, _type(node), g.dt, spec.size, rest_in(name, spec.size), spec.start, spec.reset_sub)
+            return EulerNeuron(node, _type(node), g.dt, spec.size, spec.start, spec.reset_sub)
 
         return {nir.Affine: synapse, nir.Linear: synapse, nir.Scale: synapse, nir.Delay: delay,
                 nir.Conv1d: structured, nir.Conv2d: structured, nir.SumPool2d: structured,

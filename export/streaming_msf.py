@@ -13,8 +13,8 @@ NIR 1.0.8 can write and Lava can run, executed exactly as the deployed graph run
   ``v[t] > v_threshold`` (strict), then ``v[t] = v_reset``; ``v[-1] = v_reset`` (the contract's
   initial state: the membrane rests where a reset puts it, Lava's shifted membrane 0).
 * ``cubalif``: a synaptic current first, ``I[t] = I[t-1] + (dt/tau_syn)(w_in x[t] - I[t-1])``, then
-  the ``lif`` step on ``I[t]`` with ``tau_mem``; ``I[-1] = w_in * (sum of the incoming biases)``,
-  its rest value.
+  the ``lif`` step on ``I[t]`` with ``tau_mem``; ``I[-1] = 0`` (a bias rises through the current
+  from the start step).
 * ``li``: the same Euler step with no spike; its output is ``v[t]`` (graded); ``v[-1] = 0``.
 * ``output``: the sum of its inputs at step t (no delay); the sigmoid is applied outside.
 * a neuron holds its initial state and sends 0 before its start step (the shortest path from the
@@ -274,12 +274,7 @@ class StreamingNet(nn.Module):
             kind, size = self.nodes[n].kind, self.nodes[n].size_out
             consts[n] = neuron_tensors(self.nodes[n], self.dt, dtype, device)
             v0 = consts[n]["v_reset"] if kind != "li" else x.new_zeros(())
-            i0 = x.new_zeros(())
-            if kind == "cubalif":  # rest value: w_in times the incoming synapses' biases
-                rest_in = sum((self.weight(src, "bias").to(dtype) for src in self.sources[n]
-                               if self.nodes[src].kind == "affine"), x.new_zeros(size))
-                i0 = consts[n]["w_in"] * rest_in
-            state[n] = (i0.expand(batch, size).clone(), v0.expand(batch, size).clone())
+            state[n] = (x.new_zeros(batch, size), v0.expand(batch, size).clone())
         for n in step_nodes:
             hist[n] = []
         starts = path_steps(self.nodes, self.edges)

@@ -111,7 +111,7 @@ class Emulator:
         state = {}
         for n, spec in g.neurons.items():
             hist[n] = np.zeros((L, B, spec.size))
-            state[n] = (np.zeros((B, spec.size)), np.zeros((B, spec.size)))
+            state[n] = (np.broadcast_to(spec.u_init, (B, spec.size)).copy(), np.zeros((B, spec.size)))
         outs = {o: np.zeros((T, B, s.size)) for o, s in g.outputs.items()}  # time-major inside
         act = {n: np.zeros((T, B, s.size)) for n, s in g.neurons.items()}
         xt = np.ascontiguousarray(x.transpose(1, 0, 2))
@@ -171,7 +171,8 @@ class Emulator:
         state = {}
         for n, spec in g.neurons.items():
             hist[n] = np.zeros((L, B, spec.size), dtype=np.int64)
-            state[n] = (np.zeros((B, spec.size), dtype=np.int64), np.zeros((B, spec.size), dtype=np.int64))
+            state[n] = (np.broadcast_to(q.neurons[n].u_init_q, (B, spec.size)).copy(),
+                        np.zeros((B, spec.size), dtype=np.int64))
         raw_a = {o: np.zeros((B, T, s.size), dtype=np.int64) for o, s in g.outputs.items()}
         raw_d = {o: np.zeros((B, T, s.size), dtype=np.int64) for o, s in g.outputs.items()}
         msgs = {n: np.zeros((B, T, s.size), dtype=np.int64) for n, s in g.neurons.items()}

@@ -109,7 +109,11 @@ class NeuronSpec:
     membrane ``v - v_reset`` (``inf`` for graded nodes); ``bias``: constant added to v each step.
     ``reset_sub``: None (reset to ``v_reset``) or the amount subtracted from ``v`` at a spike
     ``[N]``; ``start``: the first step the neuron updates (its arrival step; before it the neuron
-    holds its initial state and sends nothing).
+    holds its initial state and sends nothing).  ``u_init``: the current ``u`` held until the start
+    step: minus the share of ``bias`` that reaches v through a CubaLIF/CubaLI current
+    (``dv r w_in b_rest``; 0 elsewhere), so that this share rises through the current's filter
+    from the start step, ``bias_syn (1 - (1 - du)**(t - start + 1))``, as the current I[t] of a
+    constant input starting from I[-1] = 0 does, while ``bias`` stays Lava's constant.
     """
 
     name: str
@@ -121,6 +125,7 @@ class NeuronSpec:
     bias: np.ndarray
     reset_sub: np.ndarray | None = None
     start: int = 0
+    u_init: np.ndarray | None = None
 
     @property
     def spiking(self) -> bool:
@@ -568,6 +573,8 @@ def _lower(graph: Any, *, align: bool, source: str | None, reset: str | None,
         if dst in neurons:
             gx, gb = gains_x[dst], gains_b[dst]
             neurons[dst].bias = neurons[dst].bias + gb * b_rest
+            cuba = neurons[dst].kind in ("CubaLIF", "CubaLI")
+            neurons[dst].u_init = -gb * b_rest if cuba else np.zeros(neurons[dst].size)
         else:
             gx = np.ones(out_size[dst])
             outputs_spec[dst] = OutputSpec(dst, out_size[dst], b_rest.copy())

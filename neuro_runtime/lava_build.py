@@ -385,6 +385,7 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
             be = pop.gather({n: qn[n].bias_exp for n, _, _ in pop.members})
             shift = pop.gather({n: qn[n].msg_shift for n, _, _ in pop.members})
             rsub = pop.gather({n: qn[n].reset_q if qn[n].reset_q is not None else 0 for n, _, _ in pop.members})
+            u0 = pop.gather({n: qn[n].u_init_q for n, _, _ in pop.members})
         else:
             sp = g.neurons
             du = pop.gather({n: sp[n].du for n, _, _ in pop.members})
@@ -394,15 +395,16 @@ def _make_processes(net: LavaNetwork, g: RuntimeGraph, fixed: bool, quant: Any, 
             be = np.zeros(pop.size)
             shift = np.zeros(pop.size, dtype=np.int64)
             rsub = pop.gather({n: sp[n].reset_sub if sp[n].reset_sub is not None else 0.0 for n, _, _ in pop.members})
+            u0 = pop.gather({n: sp[n].u_init for n, _, _ in pop.members})
         start = pop.gather({n: g.neurons[n].start for n, _, _ in pop.members})
         name = "pop%d_%s" % (pi, "+".join(sorted({m[0] for m in pop.members}))[:60])
         p_io = {"dir": net.io_dir, "name": f"p{pi}"} if net.io_dir else None
         if pop.kind == "LI":
             pop.proc = GradedLI(shape=(pop.size,), du=du, dv=dv, bias_mant=bm, bias_exp=be, msg_shift=shift,
-                                buf_len=buf_len, start=start, io=p_io, name=name)
+                                buf_len=buf_len, start=start, u_init=u0, io=p_io, name=name)
         else:
             pop.proc = RecLIF(shape=(pop.size,), du=du, dv=dv, vth=vth, bias_mant=bm, bias_exp=be, buf_len=buf_len,
-                              reset_sub=rsub, start=start, io=p_io, name=name)
+                              reset_sub=rsub, start=start, u_init=u0, io=p_io, name=name)
 
     def out_port(ep: str) -> Any:
         kind, name = ep.split(":", 1)

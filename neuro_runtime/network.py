@@ -329,7 +329,7 @@ class Network:
             fired = np.zeros((B, T, spec.size), dtype=bool)
             start, reset_sub = spec.start, spec.reset_sub  # steps before its first input; None: reset to v_reset
             if q is None:
-                u = np.zeros((B, spec.size))
+                u = np.broadcast_to(spec.u_init, (B, spec.size)).copy()
                 v = np.zeros((B, spec.size))
                 for t in range(start, T):
                     u = u * (1 - spec.du) + (a_syn[:, t] + a_dir[:, t])
@@ -343,7 +343,7 @@ class Network:
                 run.v_scale[n] = 1.0
             else:
                 qn = q.neurons[n]
-                u = np.zeros((B, spec.size), dtype=np.int64)
+                u = np.broadcast_to(qn.u_init_q, (B, spec.size)).copy()
                 v = np.zeros((B, spec.size), dtype=np.int64)
                 a_all = wrap_int32(a_syn.astype(np.int64) + a_dir.astype(np.int64))
                 reset_q = qn.reset_q

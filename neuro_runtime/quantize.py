@@ -64,6 +64,7 @@ class QNeuron:
     bias_exp: np.ndarray
     msg_shift: int = LI_MSG_SHIFT  # LI: sends v >> msg_shift
     reset_q: np.ndarray | None = None  # subtractive reset: v -= reset_q at a spike (None: v = 0)
+    u_init_q: np.ndarray | int = 0  # u held until the start step: round(S * u_init), 24-bit
 
     @property
     def bias_eff(self) -> np.ndarray:
@@ -345,7 +346,8 @@ def quantize(
             bexp = np.minimum(bexp, BIAS_EXP_MAX)
         bmant = np.clip(np.round(bq / 2.0 ** bexp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
         reset_q = None if spec.reset_sub is None else np.round(spec.reset_sub * s).astype(np.int64)
-        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT), reset_q)
+        u_init_q = np.clip(np.round(spec.u_init * s), -MAX_UV + 1, MAX_UV - 1).astype(np.int64)
+        qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT), reset_q, u_init_q)
         qneurons[n] = qn
         b_back = qn.bias_eff / s
         parts = [f"scale {s:g}", f"dv_q {sorted(set(dv_q.tolist()))[:3]}"]

@@ -68,7 +68,9 @@ Nodes
       I[t] = I[t-1] + (dt/tau_syn) * (-I[t-1] + w_in * x[t])
       v[t] = v[t-1] + (dt/tau_mem) * (v_leak - v[t-1] + r * I[t]);  spike/reset as LIF
 
-  ``I`` starts at its rest value (the constant part of its input); ``v[-1] = v_reset``.
+  ``I[-1] = 0`` and ``v[-1] = v_reset``: a bias in the input rises through the current from the
+  start step, as in the source frameworks (snnTorch's ``Synaptic``: ``syn = alpha syn + W x + b``
+  from ``syn = 0``).
 * ``LI(tau, r, v_leak)``: ``v[t] = v[t-1] + (dt/tau) * (v_leak - v[t-1] + r * I[t])``, no spike;
   its output is ``v[t]`` (graded); ``v[-1] = 0``.  ``CubaLI``: CubaLIF's current, then LI.
 * ``IF(r, v_threshold, v_reset)`` (NIR: dv/dt = R I): ``v[t] = v[t-1] + dt * r * I[t]``, spike and
@@ -111,7 +113,11 @@ We use the shifted membrane ``v' = v - v_reset`` (so Lava's reset-to-0 is exact 
            ``dv * r`` (row scaling of every incoming matrix).
 * CubaLIF: ``du = dt/tau_syn``, ``dv = dt/tau_mem``, ``vth = v_threshold - v_reset``,
            ``u = dv * r * I``; incoming weights scaled by ``dv * r * du * w_in``;
-           ``bias = dv * (v_leak - v_reset) + dv * r * w_in * b_rest``.
+           ``bias = dv * (v_leak - v_reset) + dv * r * w_in * b_rest``.  Lava adds ``bias`` to v
+           (the current's steady response to ``b_rest``) at once, so ``u`` starts at
+           ``u_init = -dv * r * w_in * b_rest`` (held until the start step; a Var of our LIF
+           process, fixed point ``round(S * u_init)``): ``u[t] + bias`` is then exactly the
+           response of ``I`` from ``I[-1] = 0``, ``dv r w_in b_rest (1 - (1 - du)**(t - start + 1))``.
 * LI:      like LIF with ``vth = inf`` (no spikes, no reset); a small custom process
            (:class:`neuro_runtime.lava_procs.GradedLI`) that reuses Lava's LIF sub-threshold code
            and sends ``v`` as a graded message.

@@ -127,15 +127,19 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         cites="rockpool/nn/modules/torch/nir.py, lif_torch.py",
         exporter_dt=1e-3, dt_fixed=False,
         tau=("tau_syn, tau_mem in seconds, exact decays beta = exp(-dt/tau_syn), alpha = "
-             "exp(-dt/tau_mem); module dt (default 1e-3) is not written"),
+             "exp(-dt/tau_mem); module dt (default 1e-3) is not written but r implies it "
+             "(rockpool_module_dt)"),
         r="written as tau_mem exp(-dt/tau_mem) / dt; the module adds isyn with gain 1: r = tau_mem'/dt",
         w_in="not written; isyn = beta (isyn + x): w_in = beta tau_syn' / dt",
         input_gain="1, before the synaptic decay",
         spike="StepPWL: floor(v / theta) spikes per step when v >= theta, graded",
         threshold=">=",
         reset="subtract",
-        notes=("v -= n theta; bias is not written; nir.read rejects its LIF export on type "
-               "checks (loaded with type_check=False)"),
+        notes=("v -= n theta; LIFTorch's bias is not written (v_leak = 0) nor its w_rec (has_rec=True "
+               "exports a feed-forward CubaLIF); Input/Output carry to_nir's sample dimension (1, N), "
+               "which fails nir.read's type checks (loaded with type_check=False, the leading 1s "
+               "dropped); measured against Rockpool's evolve: one spike per step "
+               "(max_spikes_per_dt=1) is exact at the hop offset (benchmarks/rockpool_agreement.py)"),
     ),
     "spikingjelly": ExporterConvention(
         source="spikingjelly", version="spikingjelly 0.0.0.1.0 nir_exchange (none in 0.0.0.0.14)",
@@ -330,6 +334,12 @@ def _norm_sinabs(name: str, node: Any, dt: float, dt_exp: float, notes: list) ->
 
 
 def _norm_rockpool(name: str, node: Any, dt: float, dt_exp: float, notes: list) -> Any:
+    if isinstance(node, (nir.Input, nir.Output)):  # to_nir's sample data (1, N) adds leading 1s
+        shape = np.asarray(next(iter(node.input_type.values()))).reshape(-1)
+        if shape.size > 1 and np.all(shape[:-1] == 1):
+            notes.append(("Rockpool's leading sample dimensions of size 1 dropped", name))
+            return type(node)(np.asarray(shape[-1:]))
+        return node
     if isinstance(node, nir.CubaLIF):
         beta = np.exp(-dt_exp / _arr(node.tau_syn))
         alpha = np.exp(-dt_exp / _arr(node.tau_mem))
@@ -369,6 +379,29 @@ NORMALISERS: dict[str, Normaliser] = {
     "rockpool": _norm_rockpool, "spikingjelly": _norm_spikingjelly, "lava-dl": _norm_lava_dl,
     "nir": _norm_nir,
 }
+
+
+def rockpool_module_dt(graph: nir.NIRGraph) -> float | None:
+    """The module step (s) Rockpool's ``to_nir`` encodes in every LIF/CubaLIF/LI node's
+    ``r = tau exp(-dt/tau) / dt`` (``tau``: tau_mem or tau), i.e. ``dt = tau W(1/r)`` (Lambert W),
+    rounded to 6 significant digits (the file stores float32); None when no node carries it or the
+    nodes disagree."""
+    from scipy.special import lambertw
+
+    nodes, _ = flatten_graph(graph)
+    steps = []
+    for node in nodes.values():
+        if isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI)):
+            tau = _arr(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau)
+            r = _arr(node.r)
+            if np.any(r <= 0) or np.any(tau <= 0):
+                return None
+            steps.append(np.broadcast_to(tau * np.real(lambertw(1.0 / r)), np.broadcast_shapes(tau.shape, r.shape)))
+    if not steps:
+        return None
+    found = np.concatenate([np.ravel(a) for a in steps])
+    step = float(f"{float(np.median(found)):.6g}")
+    return step if np.allclose(found, step, rtol=1e-5) else None
 
 
 def check_time_step(nodes: dict[str, Any], dt: float) -> None:
@@ -424,6 +457,9 @@ def load_foreign(
             notes.append(f"metadata dt {step:g} s used; --dt {dt:g} ignored")
     elif dt is not None:
         step, origin = float(dt), "argument"
+    elif source == "rockpool" and (implied := rockpool_module_dt(graph)) is not None:
+        step, origin = implied, "exporter"
+        notes.append(f"no dt in the file: Rockpool's r = tau exp(-dt/tau)/dt implies its module step {step:g} s")
     elif conv.exporter_dt is not None:
         step, origin = conv.exporter_dt, "exporter"
         notes.append(f"no dt in the file: {conv.version}'s exporter step {step:g} s assumed")

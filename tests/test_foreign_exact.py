@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import needs_lava
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
 from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
 from ucfdvs.neuro_runtime.sources import load_foreign
@@ -81,6 +82,88 @@ def test_snntorch_default_subtract_reset_is_exact(tmp_path: Path):
 
 def test_snntorch_with_biases_is_exact(tmp_path: Path):
     check_snntorch(tmp_path, "zero", bias=True)
+
+
+def test_snntorch_synaptic_bias_rises_through_the_current(tmp_path: Path):
+    """snnTorch ``Synaptic`` (CubaLIF) layers with biases: snnTorch's current starts at 0 and the
+    bias rises through it (``syn = alpha syn + W x + b``); the runtime matches exactly at the hop
+    offset (a current that started at the bias's rest value would fire earlier)."""
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(4)
+
+    def synaptic(n: int, alpha: float, beta: float) -> snn.Synaptic:
+        return snn.Synaptic(alpha=torch.full((n,), alpha), beta=torch.full((n,), beta), threshold=torch.ones(n),
+                            init_hidden=True, reset_mechanism="zero",
+                            reset_delay=False)
+
+    net = torch.nn.Sequential(OrderedDict(
+        fc1=torch.nn.Linear(N_IN, N_HID), lif1=synaptic(N_HID, 0.55, 0.9),
+        fc2=torch.nn.Linear(N_HID, N_OUT), lif2=synaptic(N_OUT, 0.5, 0.55)))
+    with torch.no_grad():
+        net.fc1.bias.copy_(torch.linspace(-0.3, 0.3, N_HID))
+        net.fc2.bias.copy_(torch.linspace(-0.2, 0.4, N_OUT))
+    path = tmp_path / "snntorch_synaptic.nir"
+    nir.write(path, export_to_nir(net, torch.zeros(1, N_IN), ignore_dims=[0]))
+    x = spike_input(2)
+    with torch.no_grad():
+        _, lib = run_snntorch(net, torch.as_tensor(x))
+    assert_shifted_equal(path, "snntorch", x, to_numpy_spikes(lib), {"lif1": 1, "lif2": 2}, reset="zero")
+
+
+@pytest.mark.parametrize("backend", ["emu", pytest.param("lava", marks=needs_lava)])
+def test_rockpool_lif_is_exact(backend: str):
+    """Rockpool 3.1 ``LinearTorch`` (biases) + ``LIFTorch`` (per-neuron taus and thresholds, one spike
+    per step), exported by Rockpool's ``to_nir`` and loaded with ``source="rockpool"``: every layer
+    equals Rockpool's own evolve at the hop offset; Rockpool's default multi-spike output does not."""
+    pytest.importorskip("rockpool")
+    from ucfdvs.benchmarks.rockpool_agreement import compare
+
+    x = (np.random.default_rng(0).random((2, 40, 12)) < 0.3).astype(np.float32)
+    res = compare("ff_single_spike", x, backend=backend)
+    assert res["status"] == "ran" and res["reset_source"] == "subtract", res
+    assert any("type check failed" in n for n in res["source_notes"]), res["source_notes"]
+    for layer in res["layers"].values():
+        assert layer["library_spikes"] > 50, layer
+        assert layer["runtime_spikes"] == layer["library_spikes"] and layer["samples_identical"] == 1.0, layer
+    if backend == "emu":
+        other_dt = compare("ff_single_spike", x, dt=5e-4)  # the file has no dt; r implies the module's
+        assert other_dt["dt"] == 5e-4 and all(v["samples_identical"] == 1.0 for v in other_dt["layers"].values())
+        multi = compare("ff_multi_spike", x)
+        assert max(multi["library_max_spikes_per_step"].values()) > 1
+        assert min(v["spike_agreement"] for v in multi["layers"].values()) < 0.9
+
+
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "nir_paper"
+
+
+@pytest.mark.skipif(not (PAPER / "braille_noDelay_bias_zero.nir").is_file(), reason="../shared/nir_paper absent")
+def test_braille_differs_from_snntorch_import_only_by_the_recurrent_input_at_step_0():
+    """The NIR paper's Braille RNN against snnTorch's own ``import_from_nir`` (without its RNN
+    wrapping, see ``library_runs.snntorch_import_flat``): identical per layer at the hop offset once
+    snnTorch's recurrent Affine delivers its bias at step 0 (as the runtime and snnTorch's
+    ``RSynaptic`` do; nirtorch feeds zeros there), and without biases; as imported, they differ."""
+    from ucfdvs.benchmarks.nir_paper_validation import _without_biases, against_snntorch
+    from ucfdvs.neuro_runtime import load_network
+
+    path = PAPER / "braille_noDelay_bias_zero.nir"
+    x = (np.random.default_rng(0).random((8, 40, 12)) < 0.1).astype(np.uint8)
+    with pytest.warns(UserWarning, match="no dt in the file"):
+        net = load_network(path, source="snntorch", reset="zero")
+    rest = against_snntorch(net, path, x, recurrent_rest=True)["layers"]
+    assert {k: v["agreement"] for k, v in rest.items()} == {"lif1.lif": 1.0, "lif2": 1.0}
+    assert rest["lif2"]["spikes_snntorch"] > 100
+    imported = against_snntorch(net, path, x)["layers"]
+    assert imported["lif1.lif"]["agreement"] < 1.0 and imported["lif2"]["agreement"] < 0.99
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _without_biases(path, Path(tmp) / "no_bias.nir")
+        with pytest.warns(UserWarning, match="no dt in the file"):
+            plain_net = load_network(plain, source="snntorch", reset="zero")
+        layers = against_snntorch(plain_net, plain, x)["layers"]
+    assert {k: v["agreement"] for k, v in layers.items()} == {"lif1.lif": 1.0, "lif2": 1.0}
 
 
 def test_norse_lifbox_is_exact(tmp_path: Path):

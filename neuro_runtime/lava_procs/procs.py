@@ -198,11 +198,12 @@ class RecLIF(LIF):
 
     Two additions to Lava's LIF, per neuron: ``reset_sub`` (0: reset ``v`` to 0 at a spike, as
     Lava; > 0: subtract it from ``v``, the subtractive reset Lava's LIF lacks) and ``start_step`` (the
-    sequence step before which the neuron holds ``u = v = 0`` and sends nothing: its arrival)."""
+    sequence step before which the neuron holds ``u = u_init``, ``v = 0`` and sends nothing: its
+    arrival; ``u_init`` lets a bias rise through the current, see ``NeuronSpec.u_init``)."""
 
     def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, vth: np.ndarray, buf_len: int,
-                 reset_sub: np.ndarray | float = 0, start: np.ndarray | int = 0, io: dict | None = None,
-                 **kwargs) -> None:
+                 reset_sub: np.ndarray | float = 0, start: np.ndarray | int = 0, u_init: np.ndarray | float = 0,
+                 io: dict | None = None, **kwargs) -> None:
         super().__init__(shape=shape, buf_len=buf_len, io=io, **kwargs)
         vbuf = 1 if io is not None else buf_len
         self.du = Var(shape=shape, init=np.broadcast_to(du, shape).copy())
@@ -210,18 +211,20 @@ class RecLIF(LIF):
         self.vth = Var(shape=shape, init=np.broadcast_to(vth, shape).copy())
         self.reset_sub = Var(shape=shape, init=np.broadcast_to(reset_sub, shape).copy())
         self.start_step = Var(shape=shape, init=np.broadcast_to(start, shape).copy())
+        self.u_init = Var(shape=shape, init=np.broadcast_to(u_init, shape).copy())
         self.spk = Var(shape=tuple(shape) + (vbuf,), init=0)
 
 
 class _NeuronRun(_ShmIO):
-    """Run Lava's step on active steps; on silent steps drain: reset u, v and send zeros."""
+    """Run Lava's step on active steps; on silent steps drain: reset u, v and send zeros.  A
+    sequence starts from ``u = u_init``, ``v = 0``."""
 
     def _lava_step(self) -> np.ndarray:
         raise NotImplementedError
 
     def _hold_gated(self) -> None:
         """Neurons before their start step stay at rest."""
-        self.u[self._gated] = 0
+        self.u[self._gated] = self.u_init[self._gated]
         self.v[self._gated] = 0
 
     def spiking_activation(self) -> np.ndarray:
@@ -244,7 +247,7 @@ class _NeuronRun(_ShmIO):
             self.s_out.send(np.zeros(self.u.shape, dtype=self.u.dtype))
             return
         if k == 0:
-            self.u[:] = 0
+            self.u[:] = self.u_init
             self.v[:] = 0
         self._gated = k < self.start_step
         out = self._lava_step()
@@ -268,6 +271,7 @@ class PyRecLifModelFloat(_NeuronRun, AbstractPyLifModelFloat):
     vth: np.ndarray = LavaPyType(np.ndarray, float)
     reset_sub: np.ndarray = LavaPyType(np.ndarray, float)
     start_step: np.ndarray = LavaPyType(np.ndarray, int)
+    u_init: np.ndarray = LavaPyType(np.ndarray, float)
     spk: np.ndarray = LavaPyType(np.ndarray, float)
     _lava_activation = PyLifModelFloat.spiking_activation
 
@@ -292,6 +296,7 @@ class PyRecLifModelBitAcc(_NeuronRun, AbstractPyLifModelFixed):
     vth: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=17)
     reset_sub: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     start_step: np.ndarray = LavaPyType(np.ndarray, int)
+    u_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     spk: np.ndarray = LavaPyType(np.ndarray, np.int32)
     scale_threshold = PyLifModelBitAcc.scale_threshold
     _lava_activation = PyLifModelBitAcc.spiking_activation
@@ -313,7 +318,8 @@ class GradedLI(AbstractProcess):
 
     def __init__(self, *, shape: tuple[int], du: np.ndarray, dv: np.ndarray, bias_mant: np.ndarray,
                  bias_exp: np.ndarray | int = 0, msg_shift: np.ndarray | int = LI_MSG_SHIFT, buf_len: int,
-                 start: np.ndarray | int = 0, io: dict | None = None, name: str | None = None) -> None:
+                 start: np.ndarray | int = 0, u_init: np.ndarray | float = 0, io: dict | None = None,
+                 name: str | None = None) -> None:
         super().__init__(shape=shape, buf_len=buf_len, io=io, name=name)
         vbuf = 1 if io is not None else buf_len
         self.a_in = InPort(shape=shape)
@@ -326,6 +332,7 @@ class GradedLI(AbstractProcess):
         self.bias_exp = Var(shape=shape, init=bias_exp)
         self.msg_shift = Var(shape=shape, init=np.broadcast_to(msg_shift, shape).copy())
         self.start_step = Var(shape=shape, init=np.broadcast_to(start, shape).copy())
+        self.u_init = Var(shape=shape, init=np.broadcast_to(u_init, shape).copy())
         self.rec = Var(shape=shape + (vbuf,), init=0)
 
 
@@ -338,6 +345,7 @@ class PyGradedLIFloat(_NeuronRun, AbstractPyLifModelFloat):
     dv: np.ndarray = LavaPyType(np.ndarray, float)
     msg_shift: np.ndarray = LavaPyType(np.ndarray, int)
     start_step: np.ndarray = LavaPyType(np.ndarray, int)
+    u_init: np.ndarray = LavaPyType(np.ndarray, float)
     rec: np.ndarray = LavaPyType(np.ndarray, float)
 
     def _lava_step(self) -> np.ndarray:
@@ -361,6 +369,7 @@ class PyGradedLIFixed(_NeuronRun, AbstractPyLifModelFixed):
     dv: np.ndarray = LavaPyType(np.ndarray, np.uint16, precision=12)
     msg_shift: np.ndarray = LavaPyType(np.ndarray, np.int32)
     start_step: np.ndarray = LavaPyType(np.ndarray, int)
+    u_init: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
     rec: np.ndarray = LavaPyType(np.ndarray, np.int32)
 
     def _lava_step(self) -> np.ndarray:
