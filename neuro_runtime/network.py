@@ -43,6 +43,7 @@ import numpy as np
 from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.emulator import Emulator
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.native_fixed import quantize_native
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.records import RunRecord
 from ucfdvs.neuro_runtime.semantics import lif_fixed_update, shift_exp, wrap_int32
@@ -163,7 +164,9 @@ class Network:
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
         worst-case bounds.  ``weight_planes=2``: a second synapse process per layer carries the
-        8-bit weights' residual (~15-bit weights, :func:`quantize`)."""
+        8-bit weights' residual (~15-bit weights, :func:`quantize`).  A lava-dl network (source
+        ``lava-dl``) keeps its own integers where they sit on Loihi's grid
+        (:func:`neuro_runtime.native_fixed.quantize_native`; ``quant.origins`` per node)."""
         cal = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
@@ -175,7 +178,8 @@ class Network:
             input_range, origin = 1.0, "default input range 1.0 (node scales from bounds)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
+            quantizer = quantize_native if self.source.source == "lava-dl" else quantize
+            self._quant = quantizer(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
         self.quant_input_range, self.quant_origin = input_range, origin
         return self._quant
 
@@ -224,6 +228,9 @@ class Network:
             if quant is None:
                 quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0)
                 self.quant_origin = "this run's input (max |x|)"
+            if quant.origins and quant.input_scale == 1 and np.any(xs != np.round(xs)):
+                warnings.warn(f"{self.where}: a Loihi-native network takes spikes (integers) as input; "
+                              "non-integer input values are rounded", QuantizationWarning, stacklevel=2)
         t0 = time.perf_counter()
         if backend == "emu":
             rec = Emulator(self.graph, prec, quant).run(xs)

@@ -34,6 +34,7 @@ import nir
 import numpy as np
 
 from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.netx_graph import is_netx, read_netx
 
 RESET_MODES = ("zero", "subtract")
 
@@ -353,10 +354,12 @@ def _norm_spikingjelly(name: str, node: Any, dt: float, dt_exp: float, notes: li
 def _norm_lava_dl(name: str, node: Any, dt: float, dt_exp: float, notes: list) -> Any:
     if isinstance(node, nir.CubaLIF):
         d_syn, d_mem = _decay(dt_exp, _arr(node.tau_syn)), _decay(dt_exp, _arr(node.tau_mem))
+        for what, d in (("iDecay (tau_syn)", d_syn), ("vDecay (tau_mem)", d_mem)):
+            if np.any(d == 0):  # Loihi adds the input with gain 1 to a state that never decays: w_in, r infinite
+                raise UserError(f"node {name!r} (CubaLIF): {what} = 0 (no decay) has no NIR CubaLIF form "
+                                "with lava-dl's unit input gain")
         node.tau_syn, node.tau_mem = _tau_for(dt, d_syn), _tau_for(dt, d_mem)
-        with np.errstate(divide="ignore"):
-            node.w_in = np.where(d_syn == 0, 1.0, 1.0 / np.where(d_syn == 0, 1, d_syn))
-            node.r = np.where(d_mem == 0, 1.0, 1.0 / np.where(d_mem == 0, 1, d_mem))
+        node.w_in, node.r = 1.0 / d_syn, 1.0 / d_mem
     return node
 
 
@@ -411,7 +414,13 @@ def load_foreign(
     path = None
     if isinstance(path_or_graph, (str, Path)):
         path = str(path_or_graph)
-        graph = read_nir(path_or_graph)
+        if is_netx(path):  # lava-dl's own export (slayer export_hdf5): read in the lava-dl convention
+            if source not in ("nir", "lava-dl"):
+                raise UserError(f"a lava-dl netx HDF5 file; --source {source} does not apply (lava-dl or none)", path)
+            source, conv = "lava-dl", CONVENTIONS["lava-dl"]
+            graph = read_netx(path)
+        else:
+            graph = read_nir(path_or_graph)
     else:
         graph = path_or_graph
     where = path or "graph"
@@ -441,8 +450,11 @@ def load_foreign(
                      "(same decay per step)")
     norm = NORMALISERS[source]
     out_nodes, node_notes = {}, []
-    for name, node in nodes.items():
-        out_nodes[name] = norm(name, copy.deepcopy(node), step, dt_exp, node_notes)
+    try:
+        for name, node in nodes.items():
+            out_nodes[name] = norm(name, copy.deepcopy(node), step, dt_exp, node_notes)
+    except UserError as exc:
+        raise UserError(str(exc), where) from None
     for msg in dict.fromkeys(m for m, _ in node_notes):
         notes.append(f"{msg} (nodes {', '.join(n for m, n in node_notes if m == msg)})")
     try:
