@@ -211,7 +211,8 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
 
         with h5py.File(p, "r") as f:
             if "node" not in f:
-                raise UserError("not a NIR file (HDF5 without a 'node' group)", p)
+                raise UserError("neither a NIR graph nor a lava-dl netx network (HDF5 without a 'node' or "
+                                "'layer' group)", p)
     except OSError:
         raise UserError("not a NIR/HDF5 file", p) from None
     try:
