@@ -153,8 +153,9 @@ CONVENTIONS: dict[str, ExporterConvention] = {
                "(the file cannot tell them apart: pass reset='subtract' for soft-reset models)"),
     ),
     "lava-dl": ExporterConvention(
-        source="lava-dl", version="lava-dl PR #218 (unmerged; lava-dl 0.6.0 has no NIR bridge)",
-        cites="lava-dl PR #218 nir_graph.py read_cuba_lif; slayer/neuron/cuba.py (0.6.0)",
+        source="lava-dl", version="lava-dl PR #218 (unmerged; lava-dl 0.6.0 has no NIR bridge); netx HDF5 of 0.6.0",
+        cites=("lava-dl PR #218 nir_graph.py read_cuba_lif; slayer/neuron/cuba.py, block/base.py export_hdf5, "
+               "netx/hdf5.py (0.6.0)"),
         exporter_dt=1.0 / 4096, dt_fixed=True,
         tau="tau = 1 / iDecay, 1 / vDecay with decays in 1/4096 per step: dt = 1/4096 s",
         r="written as 1; Loihi adds u to v with gain 1: r = tau_mem / dt",
@@ -163,7 +164,10 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         spike="1 (graded spikes refused with a warning by the exporter)",
         threshold=">",
         reset="zero",
-        notes="threshold is vThMant in the file's integer weight units; refDelay is dropped",
+        notes=("threshold is vThMant in the file's integer weight units (float v = Loihi's v / 64); refDelay "
+               "is dropped (netx drops it too); iDecay or vDecay = 0 is refused (no CubaLIF form); a netx HDF5 "
+               "file is read directly (neuro_runtime.netx_graph); fixed point keeps the file's integers where "
+               "they sit on Loihi's grid (neuro_runtime.native_fixed)"),
     ),
     "nir": ExporterConvention(
         source="nir", version="NIR 1.0.8",
