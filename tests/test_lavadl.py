@@ -165,3 +165,12 @@ def test_bad_files_and_sources(tmp_path, run_cli):
     code, _, err = run_cli("run", "--nir", other, "--input", tmp_path / "x.npy", "--out", tmp_path / "o")
     assert code == 2 and "neither a NIR graph nor a lava-dl netx network" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_non_integer_input_to_a_native_network_warns(tmp_path):
+    from ucfdvs.neuro_runtime import QuantizationWarning
+
+    _, path = _chain(tmp_path, [12, 16, 8])
+    net = load_network(path)
+    with pytest.warns(QuantizationWarning, match="takes spikes"):
+        net.run(_spikes(1, 5, 12, 0.3) * 0.5, precision="fixed")
