@@ -228,9 +228,6 @@ class Network:
             if quant is None:
                 quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0)
                 self.quant_origin = "this run's input (max |x|)"
-            if quant.origins and quant.input_scale == 1 and np.any(xs != np.round(xs)):
-                warnings.warn(f"{self.where}: a Loihi-native network takes spikes (integers) as input; "
-                              "non-integer input values are rounded", QuantizationWarning, stacklevel=2)
         t0 = time.perf_counter()
         if backend == "emu":
             rec = Emulator(self.graph, prec, quant).run(xs)

@@ -142,6 +142,9 @@ class QuantizedGraph:
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Graded input -> 24-bit integers ``round(x * S_in)`` (clipped; counts clips in warnings)."""
         q = np.round(np.asarray(x, dtype=np.float64) * self.input_scale)
+        if self.origins and self.input_scale == 1 and np.any(q != np.asarray(x)):
+            warnings.warn("a Loihi-native network takes spikes (integers) as input; non-integer input values "
+                          "are rounded", QuantizationWarning, stacklevel=2)
         over = np.abs(q) > GRADED_MAX
         if over.any():
             warnings.warn(
