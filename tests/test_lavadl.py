@@ -65,6 +65,35 @@ def test_native_fixed_point_is_lava_dl_netx_and_slayer_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(netx[k][:, k + 1:k + 13], ref[node])
 
 
+@needs_lava
+def test_netx_delays_are_lava_dl_netx_bit_for_bit(tmp_path):
+    """Axonal delays (slayer ``delay=True``): netx puts a layer's delays on its incoming synapses,
+    the runtime on a Delay node before the layer: identical to netx's Lava run; the next layer equals
+    slayer's (which delays the layer's output instead)."""
+    from lava.lib.dl import slayer
+
+    from ucfdvs.benchmarks.slayer_chain import NEURON
+    from ucfdvs.neuro_runtime.netx_run import run_netx
+
+    torch.manual_seed(0)
+    net = SlayerChain([12, 16, 8])
+    net.blocks[0] = slayer.block.cuba.Dense(dict(NEURON), 12, 16, weight_scale=2, delay=True)
+    with torch.no_grad():
+        net(torch.zeros(1, 12, 1))  # slayer sizes the delays in the first forward
+        net.blocks[0].delay.delay.data = torch.randint(0, 4, (16,)).float()
+    net.export_hdf5(tmp_path / "delay.net")
+    x = _spikes(2, 12, 12, 0.3)
+    runtime = load_network(tmp_path / "delay.net")
+    assert "delay_0" in runtime.nir_graph.nodes
+    emu = runtime.run(x, precision="fixed", flush=True)
+    netx = run_netx(tmp_path / "delay.net", x, interval=20)
+    steps = emu.steps
+    for k, node in enumerate(["cuba_0", "cuba_1"]):
+        assert emu.spikes[node].sum() > 10
+        np.testing.assert_array_equal(emu.spikes[node][:, k + 1:], netx[k][:, k + 1:steps])
+    np.testing.assert_array_equal(_at_offset(emu, "cuba_1", 2, 12), slayer_spikes(net, x)["cuba_1"])
+
+
 def test_float_run_follows_slayer_up_to_its_truncating_decays(tmp_path):
     net, path = _chain(tmp_path, [12, 16, 8])
     x = _spikes(3, 12, 12, 0.3)
