@@ -94,6 +94,25 @@ def test_netx_delays_are_lava_dl_netx_bit_for_bit(tmp_path):
     np.testing.assert_array_equal(_at_offset(emu, "cuba_1", 2, 12), slayer_spikes(net, x)["cuba_1"])
 
 
+@needs_lava
+def test_netx_bias_is_lava_dl_netx_bit_for_bit(tmp_path):
+    """netx's ``bias`` (Lava ``bias_mant`` << 6 added to v every step) becomes the CubaLIF's v_leak
+    and comes back as the same integer in native fixed point."""
+    from ucfdvs.neuro_runtime.netx_run import run_netx
+
+    _, path = _chain(tmp_path, [12, 16, 8])
+    with h5py.File(path, "a") as f:
+        f.create_dataset("layer/0/bias", data=np.random.default_rng(2).integers(-10, 30, 16).astype(np.float32))
+    x = _spikes(2, 12, 12, 0.2)
+    runtime = load_network(path)
+    emu = runtime.run(x, precision="fixed", flush=True)
+    assert set(runtime.quant.origins.values()) == {"native"}
+    assert emu.spikes["cuba_0"].sum() == 64  # 49 without the bias
+    netx = run_netx(path, x, interval=20)
+    for k, node in enumerate(["cuba_0", "cuba_1"]):
+        np.testing.assert_array_equal(emu.spikes[node][:, k + 1:], netx[k][:, k + 1:emu.steps])
+
+
 def test_float_run_follows_slayer_up_to_its_truncating_decays(tmp_path):
     net, path = _chain(tmp_path, [12, 16, 8])
     x = _spikes(3, 12, 12, 0.3)
