@@ -22,13 +22,19 @@ v_leak = bias 4096/vDecay)`` with ``metadata["dt"] = 1/4096`` s, then an ``Outpu
 layer.  In float units of ``v/64`` the file's integers are the values as written, so
 :mod:`neuro_runtime.native_fixed` keeps them bit for bit.
 
-Read: ``input`` layers without a neuron (their shape only), ``flatten`` (a no-op before a dense
-layer), ``dense`` with CUBA/LOIHI neurons.  Refused with a one-line :class:`UserError` naming the
-file and layer: every other layer type (conv, pool, convT, unpool, average, concat, dense_rec,
-dense_comp), input layers with a neuron, other neuron types (SDNN, RF, ...), graded spikes, dense
-layers without a neuron or with a 17-bit-overflowing threshold (slayer ``Affine`` read-outs),
-``iDecay = 0`` or ``vDecay = 0`` (NIR's CubaLIF cannot add its input with unit gain to a current
-or membrane that never decays), non-integer weights.  ``refDelay`` is ignored, as netx does.
+A ``conv`` layer (slayer writes PyTorch's ``weight [out, in/groups, kH, kW]``, ``stride``,
+``padding``, ``dilation`` as (H, W) pairs, ``groups``, ``shape`` (C, H, W); netx turns them into
+Lava's (W, H, C) layout) becomes ``Conv2d`` into a CubaLIF of shape (C, H, W) (bias per channel);
+``flatten`` becomes ``Flatten`` in C order (netx transposes (W, H, C) back to (C, H, W) first).
+
+Read: ``input`` layers without a neuron (their shape only), ``flatten``, ``dense`` and ``conv``
+with CUBA/LOIHI neurons.  Refused with a one-line :class:`UserError` naming the file and layer:
+every other layer type (pool, convT, unpool, average, concat, dense_rec, dense_comp), a conv layer
+first without an input layer (its input size is unknown) or with delays, input layers with a
+neuron, other neuron types (SDNN, RF, ...), graded spikes, layers without a neuron or with a
+17-bit-overflowing threshold (slayer ``Affine`` read-outs), ``iDecay = 0`` or ``vDecay = 0``
+(NIR's CubaLIF cannot add its input with unit gain to a current or membrane that never decays),
+non-integer weights.  ``refDelay`` is ignored, as netx does.
 
 NumPy, h5py and nir only.
 """
@@ -46,7 +52,7 @@ from ucfdvs.errors import UserError
 NETX_DT = 1.0 / 4096
 """The lava-dl convention's step (s): decays are written as ``tau = 1/decay`` in these units."""
 VTH_MANT_MAX = (1 << 17) - 1
-READ_TYPES = ("input", "flatten", "dense")
+READ_TYPES = ("input", "flatten", "dense", "conv")
 
 
 def is_netx(path: str | Path) -> bool:
@@ -97,8 +103,9 @@ def read_netx(path: str | Path) -> nir.NIRGraph:
 def _graph(p: Path, layers: list[tuple[str, Any]]) -> nir.NIRGraph:
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
-    input_size: int | None = None
+    frame: tuple[int, ...] | None = None  # the input layer's shape (C, H, W) or (C,)
     last: str | None = None  # the node the next layer reads from
+    shape: tuple[int, ...] = ()  # its output shape
     for key, layer in layers:
         where = f"layer {key}"
         if "type" not in layer:
@@ -111,54 +118,103 @@ def _graph(p: Path, layers: list[tuple[str, Any]]) -> nir.NIRGraph:
             if "neuron" in layer:
                 raise UserError(f"netx {where}: an input layer with a neuron (slayer Input block) is not supported", p)
             if last is None and "shape" in layer:
-                input_size = int(np.prod(layer["shape"][()]))
+                frame = tuple(int(v) for v in np.asarray(layer["shape"][()]).reshape(-1))
             continue
         if kind == "flatten":
+            if last is not None and len(shape) > 1:  # C-order (C, H, W), as netx's transpose-then-flatten
+                nodes[f"flatten_{key}"] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
+                edges.append((last, f"flatten_{key}"))
+                last, shape = f"flatten_{key}", (int(np.prod(shape)),)
             continue
         w = np.asarray(layer["weight"][()], dtype=np.float64) if "weight" in layer else None
         if w is None:
-            raise UserError(f"netx {where} (dense) has no weight", p)
-        if w.ndim == 1:
-            w = w.reshape(int(np.prod(layer["shape"][()])), -1)
-        if w.ndim != 2 or not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
-            raise UserError(f"netx {where} (dense): weight must be a 2-D array of integers (Loihi's weights), "
-                            f"got shape {list(w.shape)}", p)
-        n_out, n_in = w.shape
-        if last is None:
-            if input_size is not None and input_size != n_in:
-                raise UserError(f"netx {where} takes {n_in} inputs but the input layer has {input_size}", p)
-            nodes["input"] = nir.Input(input_type={"input": np.array([n_in])})
-            last = "input"
-        elif nodes[last].v_threshold.size != n_in:
-            raise UserError(f"netx {where} takes {n_in} inputs but the layer before it has "
-                            f"{nodes[last].v_threshold.size} neurons", p)
-        cuba = _cuba(p, where, layer, n_out)
-        delay = _delays(p, where, layer, n_out, n_in)
-        dense, neuron = f"dense_{key}", f"cuba_{key}"
-        nodes[dense] = nir.Linear(weight=w)
+            raise UserError(f"netx {where} ({kind}) has no weight", p)
+        if not np.all(np.isfinite(w)) or np.any(w != np.round(w)):
+            raise UserError(f"netx {where} ({kind}): weights must be integers (Loihi's weights)", p)
+        if last is None:  # the first weighted layer reads the Input
+            if kind == "dense":
+                n_in = w.shape[1] if w.ndim == 2 else None
+                frame = frame if frame is not None and n_in is not None and int(np.prod(frame)) == n_in else \
+                    ((n_in,) if n_in is not None else frame)
+            if frame is None:
+                raise UserError(f"netx {where} ({kind}): the input shape is unknown (no input layer)", p)
+            nodes["input"] = nir.Input(input_type={"input": np.array(frame)})
+            last, shape = "input", frame
+            if kind == "dense" and len(frame) > 1:  # a dense layer reads the frame flattened in C order
+                nodes["flatten_input"] = nir.Flatten(input_type={"input": np.array(frame)}, start_dim=0, end_dim=-1)
+                edges.append(("input", "flatten_input"))
+                last, shape = "flatten_input", (int(np.prod(frame)),)
+        syn, out_shape = (_dense if kind == "dense" else _conv)(p, where, layer, w, shape)
+        neuron = f"cuba_{key}"
+        nodes[f"{kind}_{key}"] = syn
+        delay = _delays(p, where, layer, int(np.prod(out_shape)), int(np.prod(shape)))
+        if delay is not None and kind == "conv":
+            raise UserError(f"netx {where} (conv): delays are not supported (netx ignores them too)", p)
         if delay is not None and delay[0] == "in":
-            nodes[f"delay_{key}"] = nir.Delay(delay=delay[1] * NETX_DT)
-            edges += [(last, f"delay_{key}"), (f"delay_{key}", dense)]
+            nodes[f"delay_{key}"] = nir.Delay(delay=delay[1].reshape(shape) * NETX_DT)
+            edges += [(last, f"delay_{key}"), (f"delay_{key}", f"{kind}_{key}")]
         else:
-            edges.append((last, dense))
+            edges.append((last, f"{kind}_{key}"))
         if delay is not None and delay[0] == "out":
             nodes[f"delay_{key}"] = nir.Delay(delay=delay[1] * NETX_DT)
-            edges += [(dense, f"delay_{key}"), (f"delay_{key}", neuron)]
+            edges += [(f"{kind}_{key}", f"delay_{key}"), (f"delay_{key}", neuron)]
         else:
-            edges.append((dense, neuron))
-        nodes[neuron] = cuba
-        last = neuron
+            edges.append((f"{kind}_{key}", neuron))
+        nodes[neuron] = _cuba(p, where, layer, out_shape)
+        last, shape = neuron, out_shape
     if last is None or last == "input":
-        raise UserError("netx file has no dense layer", p)
-    nodes["output"] = nir.Output(output_type={"output": np.array([nodes[last].v_threshold.size])})
+        raise UserError("netx file has no dense or conv layer", p)
+    nodes["output"] = nir.Output(output_type={"output": np.array(shape)})
     edges.append((last, "output"))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": NETX_DT, "source": "lava-dl netx", "file": str(p)})
 
 
-def _cuba(p: Path, where: str, layer: Any, n: int) -> nir.CubaLIF:
-    """The layer's neuron as a CubaLIF in the lava-dl convention (see the module docstring)."""
+def _dense(p: Path, where: str, layer: Any, w: np.ndarray, shape: tuple[int, ...]) -> tuple[nir.Linear, tuple[int, ...]]:
+    """A dense layer's ``Linear`` (weight ``[out, in]``) and its output shape ``(out,)``."""
+    if w.ndim == 1:
+        w = w.reshape(int(np.prod(layer["shape"][()])), -1)
+    if w.ndim != 2:
+        raise UserError(f"netx {where} (dense): weight must be 2-D [out, in], got shape {list(w.shape)}", p)
+    if w.shape[1] != int(np.prod(shape)):
+        raise UserError(f"netx {where} (dense) takes {w.shape[1]} inputs but the layer before it has "
+                        f"{int(np.prod(shape))} outputs", p)
+    return nir.Linear(weight=w), (w.shape[0],)
+
+
+def _pair(layer: Any, key: str, default: int) -> tuple[int, int]:
+    v = np.asarray(layer[key][()] if key in layer else default).reshape(-1)
+    return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
+
+
+def _conv(p: Path, where: str, layer: Any, w: np.ndarray, shape: tuple[int, ...]) -> tuple[nir.Conv2d, tuple[int, ...]]:
+    """A conv layer's ``Conv2d`` (slayer writes PyTorch's ``[out, in/groups, kH, kW]`` and (H, W) pairs;
+    netx flips them into Lava's (W, H, C) layout itself) and its output shape ``(C, H, W)``."""
+    w = w.reshape(w.shape[:4]) if w.ndim == 5 and w.shape[4] == 1 else w
+    if w.ndim != 4 or len(shape) != 3:
+        raise UserError(f"netx {where} (conv): needs a [out, in, kH, kW] weight and a (C, H, W) input, got "
+                        f"{list(w.shape)} and {list(shape)}", p)
+    stride, padding, dilation = _pair(layer, "stride", 1), _pair(layer, "padding", 0), _pair(layer, "dilation", 1)
+    groups = int(np.asarray(layer["groups"][()]).reshape(-1)[0]) if "groups" in layer else 1
+    if w.shape[1] * groups != shape[0]:
+        raise UserError(f"netx {where} (conv) takes {w.shape[1] * groups} channels but the layer before it has "
+                        f"{shape[0]}", p)
+    out = (w.shape[0],) + tuple((shape[1 + i] + 2 * padding[i] - dilation[i] * (w.shape[2 + i] - 1) - 1) // stride[i] + 1
+                                for i in range(2))
+    written = tuple(int(v) for v in np.asarray(layer["shape"][()]).reshape(-1)) if "shape" in layer else out
+    if written != out:
+        raise UserError(f"netx {where} (conv): shape {list(written)} does not follow from input {list(shape)}, "
+                        f"kernel {list(w.shape[2:])}, stride {list(stride)}, padding {list(padding)}", p)
+    conv = nir.Conv2d(input_shape=shape[1:], weight=w, stride=stride, padding=padding, dilation=dilation,
+                      groups=groups, bias=np.zeros(w.shape[0]))
+    return conv, out
+
+
+def _cuba(p: Path, where: str, layer: Any, shape: tuple[int, ...]) -> nir.CubaLIF:
+    """The layer's neuron as a CubaLIF in the lava-dl convention (see the module docstring),
+    parameters of the layer's ``shape``; netx's bias is per neuron or per channel (first axis)."""
+    n = int(np.prod(shape))
     if "neuron" not in layer:
-        raise UserError(f"netx {where} (dense) has no neuron (a non-spiking integrator), not supported", p)
+        raise UserError(f"netx {where} has no neuron (a non-spiking integrator), not supported", p)
     neuron = layer["neuron"]
     ntype = _text(neuron["type"]) if "type" in neuron else "?"
     if ntype not in ("CUBA", "LOIHI"):
@@ -183,15 +239,16 @@ def _cuba(p: Path, where: str, layer: Any, n: int) -> nir.CubaLIF:
     if np.any(vth < 1) or np.any(vth > VTH_MANT_MAX) or np.any(vth != np.round(vth)):
         raise UserError(f"netx {where}: vThMant {vth.max():g} is outside Loihi's 17-bit threshold 1..{VTH_MANT_MAX} "
                         "(a slayer Affine read-out layer?)", p)
-    bias = np.zeros(n)
+    bias = np.zeros(shape)
     if "bias" in layer:
         b = np.asarray(layer["bias"][()], dtype=np.float64).reshape(-1)
-        if b.size not in (1, n) or np.any(b != np.round(b)):
-            raise UserError(f"netx {where}: bias must be {n} integers (bias_mant)", p)
-        bias = np.broadcast_to(b, (n,)).copy()
-    tau_syn, tau_mem = 1.0 / i_decay, 1.0 / v_decay
-    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(n), v_leak=bias * 4096.0 / v_decay,
-                       v_threshold=vth, v_reset=np.zeros(n), w_in=tau_syn.copy())
+        if b.size not in (1, n, shape[0]) or np.any(b != np.round(b)):
+            raise UserError(f"netx {where}: bias must be integers (bias_mant), one per neuron or channel", p)
+        bias = np.broadcast_to(b.reshape((-1,) + (1,) * (len(shape) - 1)) if b.size == shape[0] and b.size != n
+                               else b.reshape(shape) if b.size == n else b, shape).copy()
+    tau_syn, tau_mem, vth, v_decay = (a.reshape(shape) for a in (1.0 / i_decay, 1.0 / v_decay, vth, v_decay))
+    return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=np.ones(shape), v_leak=bias * 4096.0 / v_decay,
+                       v_threshold=vth, v_reset=np.zeros(shape), w_in=tau_syn.copy())
 
 
 def _delays(p: Path, where: str, layer: Any, n_out: int, n_in: int) -> tuple[str, np.ndarray] | None:

@@ -113,6 +113,44 @@ def test_netx_bias_is_lava_dl_netx_bit_for_bit(tmp_path):
         np.testing.assert_array_equal(emu.spikes[node][:, k + 1:], netx[k][:, k + 1:emu.steps])
 
 
+@needs_lava
+def test_netx_conv_network_is_lava_dl_bit_for_bit(tmp_path):
+    """slayer Input (no neuron) -> Conv 2-4 3x3 pad 1 -> Conv 4-4 3x3 stride 2 -> Flatten -> Dense 48-5:
+    every layer equals slayer's forward and netx's Lava run in native fixed point."""
+    from lava.lib.dl import slayer
+
+    from ucfdvs.benchmarks.slayer_chain import NEURON
+    from ucfdvs.neuro_runtime.netx_run import run_netx
+
+    torch.manual_seed(0)
+    blocks = torch.nn.ModuleList([
+        slayer.block.cuba.Input(None, delay_shift=False),
+        slayer.block.cuba.Conv(dict(NEURON), 2, 4, 3, padding=1, weight_scale=3),
+        slayer.block.cuba.Conv(dict(NEURON), 4, 4, 3, stride=2, weight_scale=3),
+        slayer.block.cuba.Flatten(),
+        slayer.block.cuba.Dense(dict(NEURON), 48, 5, weight_scale=3)])
+    x = _spikes(2, 10, 2 * 8 * 9, 0.4).reshape(2, 10, 2, 8, 9)
+    h = torch.as_tensor(np.concatenate([x, np.zeros_like(x[:, :3])], 1), dtype=torch.float32).permute(0, 2, 3, 4, 1)
+    ref = []
+    with torch.no_grad():
+        for block in blocks:  # slayer: [B, C, H, W, T]; block k's output at step t = the runtime's layer k
+            h = block(h)
+            if block.neuron is not None if hasattr(block, "neuron") else False:
+                ref.append(np.moveaxis(h.numpy(), -1, 1).astype(np.uint8))
+    with h5py.File(tmp_path / "conv.net", "w") as f:
+        for i, block in enumerate(blocks):
+            block.export_hdf5(f.create_group(f"layer/{i}"))
+    runtime = load_network(tmp_path / "conv.net")
+    emu = runtime.run(x, precision="fixed", flush=True)
+    assert set(runtime.quant.origins.values()) == {"native"}
+    netx = run_netx(tmp_path / "conv.net", x, interval=16)
+    for k, node in enumerate(["cuba_1", "cuba_2", "cuba_4"]):
+        got = emu.spikes[node]
+        assert got.sum() > 10, (node, int(got.sum()))
+        np.testing.assert_array_equal(got[:, k + 1:], ref[k][:, k + 1:emu.steps].reshape(got[:, k + 1:].shape))
+        np.testing.assert_array_equal(got[:, k + 1:], netx[k][:, k + 1:emu.steps])
+
+
 def test_float_run_follows_slayer_up_to_its_truncating_decays(tmp_path):
     net, path = _chain(tmp_path, [12, 16, 8])
     x = _spikes(3, 12, 12, 0.3)
@@ -185,7 +223,8 @@ def _netx_file(path, layer_type="dense", **neuron):
 
 
 @pytest.mark.parametrize("layer_type, neuron, match", [
-    ("conv", {}, "layer 0 has type 'conv', which the runtime does not read"),
+    ("pool", {}, "layer 0 has type 'pool', which the runtime does not read"),
+    ("conv", {}, r"layer 0 \(conv\): the input shape is unknown \(no input layer\)"),
     ("dense_rec", {}, "layer 0 has type 'dense_rec'"),
     ("dense", {"type": "SDNN"}, "layer 0: neuron type 'SDNN' is not supported"),
     ("dense", {"iDecay": 0}, "layer 0: iDecay = 0"),
