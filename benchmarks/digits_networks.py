@@ -18,7 +18,7 @@ gradients, cross-entropy on the output layer's spike counts, Adam):
   own ``export_hdf5`` to a netx HDF5 file ``graph.net`` (lava-dl has no NIR exporter): ``lavadl_ff``
   (Dense 64-64, Dense 64-10); its spikes are slayer's with its one-step block delays removed.
 
-Each network's folder under ``OUT/digits/`` holds ``graph.nir`` (``graph.net`` for lava-dl; when the exporter produced one),
+Each network's folder under ``OUT/digits/`` holds ``graph.nir`` (lava-dl: ``graph.net``; when the exporter produced one),
 ``model.pt`` (the trained module, :mod:`benchmarks.reference_models`, for ``ucfdvs bench --reference``),
 ``inputs.npy`` (test inputs ``[B, T, ...]`` uint8), ``labels.npy``, ``library_counts.npy`` (output
 spike counts ``[B, 10]``), ``library_spikes.npz`` (layer name -> ``[B, T, ...]`` uint8, as the

@@ -57,7 +57,8 @@ def _weights_native(m: np.ndarray) -> str | None:
         return f"largest |weight| {top:g} needs weight_exp {exp} > 7"
     mant = m / 2.0 ** exp
     if not _integral(mant) or (mixed and np.any(np.round(mant) % 2)):
-        return f"weights need more than 8 bits at weight_exp {exp}" + (" (odd mantissas in mixed-sign mode)" if mixed else "")
+        odd = " (odd mantissas in mixed-sign mode)" if mixed else ""
+        return f"weights need more than 8 bits at weight_exp {exp}{odd}"
     return None
 
 

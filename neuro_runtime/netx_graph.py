@@ -169,7 +169,8 @@ def _graph(p: Path, layers: list[tuple[str, Any]]) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": NETX_DT, "source": "lava-dl netx", "file": str(p)})
 
 
-def _dense(p: Path, where: str, layer: Any, w: np.ndarray, shape: tuple[int, ...]) -> tuple[nir.Linear, tuple[int, ...]]:
+def _dense(p: Path, where: str, layer: Any, w: np.ndarray,
+           shape: tuple[int, ...]) -> tuple[nir.Linear, tuple[int, ...]]:
     """A dense layer's ``Linear`` (weight ``[out, in]``) and its output shape ``(out,)``."""
     if w.ndim == 1:
         w = w.reshape(int(np.prod(layer["shape"][()])), -1)
@@ -198,8 +199,8 @@ def _conv(p: Path, where: str, layer: Any, w: np.ndarray, shape: tuple[int, ...]
     if w.shape[1] * groups != shape[0]:
         raise UserError(f"netx {where} (conv) takes {w.shape[1] * groups} channels but the layer before it has "
                         f"{shape[0]}", p)
-    out = (w.shape[0],) + tuple((shape[1 + i] + 2 * padding[i] - dilation[i] * (w.shape[2 + i] - 1) - 1) // stride[i] + 1
-                                for i in range(2))
+    out = (w.shape[0],) + tuple(
+        (shape[1 + i] + 2 * padding[i] - dilation[i] * (w.shape[2 + i] - 1) - 1) // stride[i] + 1 for i in range(2))
     written = tuple(int(v) for v in np.asarray(layer["shape"][()]).reshape(-1)) if "shape" in layer else out
     if written != out:
         raise UserError(f"netx {where} (conv): shape {list(written)} does not follow from input {list(shape)}, "
