@@ -1,7 +1,7 @@
 """Cross-framework accuracy table: each digit network in its library, the emulator and Lava, float and fixed.
 
 Reads the folders written by :mod:`benchmarks.digits_networks` (``graph.nir`` from the library's
-own exporter, ``inputs.npy``, ``labels.npy``, ``library_counts.npy``, ``meta.json``) and runs every
+own exporter, lava-dl's netx ``graph.net``, ``inputs.npy``, ``labels.npy``, ``library_counts.npy``, ``meta.json``) and runs every
 graph through the runtime's API (:func:`neuro_runtime.load_network`, ``--flush`` so that the last
 input step reaches the output) on the same test samples: emulator float and fixed on all of them,
 Lava ``floating_pt`` and ``fixed_pt`` on the first ``--lava`` (default all).  Decision: the output
@@ -38,7 +38,7 @@ def evaluate(folder: Path, lava: int | None) -> dict[str, Any]:
     lib_dec = np.load(folder / "library_counts.npy").argmax(1)
     reset = meta.get("reset", "zero")
     try:
-        net = load_network(folder / "graph.nir", source=meta["source"], reset=reset)
+        net = load_network(folder / meta.get("graph", "graph.nir"), source=meta["source"], reset=reset)
         entry["reset"] = reset
     except UserError as exc:
         return {**entry, "status": f"refused: {str(exc).split(': ', 1)[-1]}"}

@@ -12,9 +12,13 @@ gradients, cross-entropy on the output layer's spike counts, Adam):
 * Norse 1.1 (``LIFBoxCell``: tau_mem_inv 200/s, dt 1 ms, threshold 0.5, reset to 0, per-neuron
   parameters), exported with ``norse.torch.to_nir`` (then ``graph.infer_types()``): ``norse_ff`` (Linear 64-64 + LIFBox, Linear 64-10 + LIFBox),
   ``norse_cnn`` (Conv2d 1-8 3x3 + LIFBox, Conv2d 8-10 8x8 + LIFBox: Norse's exporter writes no
-  node for pooling or Flatten), ``norse_rnn`` (LIFRecurrentCell 64-48, Linear 48-10 + LIFBox).
+  node for pooling or Flatten), ``norse_rnn`` (LIFRecurrentCell 64-48, Linear 48-10 + LIFBox);
+* lava-dl 0.6.0 slayer (:mod:`benchmarks.slayer_chain`: CUBA Dense blocks, 8-bit weights, lava-dl's
+  tutorial neuron, threshold 1.25, current decay 0.25, voltage decay 0.03), exported with the blocks'
+  own ``export_hdf5`` to a netx HDF5 file ``graph.net`` (lava-dl has no NIR exporter): ``lavadl_ff``
+  (Dense 64-64, Dense 64-10); its spikes are slayer's with its one-step block delays removed.
 
-Each network's folder under ``OUT/digits/`` holds ``graph.nir`` (when the exporter produced one),
+Each network's folder under ``OUT/digits/`` holds ``graph.nir`` (lava-dl: ``graph.net``; when the exporter produced one),
 ``model.pt`` (the trained module, :mod:`benchmarks.reference_models`, for ``ucfdvs bench --reference``),
 ``inputs.npy`` (test inputs ``[B, T, ...]`` uint8), ``labels.npy``, ``library_counts.npy`` (output
 spike counts ``[B, 10]``), ``library_spikes.npz`` (layer name -> ``[B, T, ...]`` uint8, as the
@@ -44,6 +48,7 @@ from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_re
 from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
 from ucfdvs.benchmarks.reference_models import save_reference
 from ucfdvs.benchmarks.runtime_agreement import compare_with_runtime
+from ucfdvs.benchmarks.slayer_chain import SlayerChain, run_slayer
 
 BETA = 0.9
 HIDDEN = 64
@@ -94,6 +99,17 @@ def norse_nets() -> dict[str, tuple[torch.nn.Module, bool, str]]:
     return {"norse_ff": (ff, False, "3"), "norse_cnn": (cnn, True, "3"), "norse_rnn": (rnn, False, "2")}
 
 
+def lavadl_nets() -> dict[str, tuple[torch.nn.Module, bool, str]]:
+    """name -> (net, image input?, output layer) for lava-dl (slayer)."""
+    return {"lavadl_ff": (SlayerChain([64, HIDDEN, 10]), False, "cuba_1")}
+
+
+RUNNERS = {"snntorch": run_snntorch, "norse": run_norse, "lavadl": run_slayer}
+SOURCES = {"snntorch": "snntorch", "norse": "norse", "lavadl": "lava-dl"}
+GRAPH_FILES = {"lavadl": "graph.net"}
+"""Per library prefix of a network name: its runner, its ``--source`` and its export file (default graph.nir)."""
+
+
 def train(net: torch.nn.Module, runner: Callable, x: np.ndarray, y: np.ndarray, epochs: int,
           seed: int = 0) -> float:
     """Adam (lr 5e-3, batch 64), cross-entropy on output spike counts; returns seconds taken."""
@@ -118,6 +134,9 @@ def export(name: str, net: torch.nn.Module, image: bool, path: Path) -> str | No
 
     sample = torch.zeros((1, 1, 8, 8) if image else (1, 64))
     try:
+        if name.startswith("lavadl"):
+            net.export_hdf5(path)
+            return None
         if name.startswith("snntorch"):
             from snntorch.export_nir import export_to_nir
 
@@ -148,9 +167,10 @@ def build(out: Path, epochs: int) -> None:
     """Train, export and save every network (see the module docstring)."""
     torch.manual_seed(0)
     data = {img: digit_spikes(image=img) for img in (False, True)}
-    nets = {**snntorch_nets(), **norse_nets()}
+    nets = {**snntorch_nets(), **norse_nets(), **lavadl_nets()}
     for name, (net, image, out_layer) in nets.items():
-        runner = run_snntorch if name.startswith("snntorch") else run_norse
+        library = name.split("_")[0]
+        runner = RUNNERS[library]
         x_tr, y_tr, x_te, y_te = data[image]
         seconds = train(net, runner, x_tr, y_tr, epochs)
         net.eval()
@@ -160,14 +180,15 @@ def build(out: Path, epochs: int) -> None:
         counts = spikes[out_layer].reshape(len(x_te), T_STEPS, -1).sum(1)
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
-        export_error = export(name, net, image, folder / "graph.nir")
+        graph_file = GRAPH_FILES.get(library, "graph.nir")
+        export_error = export(name, net, image, folder / graph_file)
         save_reference(folder / "model.pt", name, net)
         np.save(folder / "inputs.npy", x_te)
         np.save(folder / "labels.npy", y_te)
         np.save(folder / "library_counts.npy", counts)
         np.savez_compressed(folder / "library_spikes.npz", **spikes)
         meta = {
-            "library": name.split("_")[0], "source": name.split("_")[0], "output_layer": out_layer,
+            "library": library, "source": SOURCES[library], "graph": graph_file, "output_layer": out_layer,
             "reset": library_reset(net),
             "library_accuracy": float(np.mean(counts.argmax(1) == y_te)),
             "train_seconds": round(seconds, 1), "epochs": epochs, "steps": T_STEPS, "max_p": MAX_P,
@@ -192,7 +213,7 @@ def compare(out: Path, lava: int) -> dict[str, Any]:
             continue
         x, y = np.load(folder / "inputs.npy"), np.load(folder / "labels.npy")
         spikes = dict(np.load(folder / "library_spikes.npz"))
-        args = (folder / "graph.nir", meta["source"])
+        args = (folder / meta.get("graph", "graph.nir"), meta["source"])
         reset = meta.get("reset")  # the library's reset (snntorch_ff_zero: zero, unlike snnTorch's default)
         entry["emu"] = compare_with_runtime(*args, x, y, spikes, meta["output_layer"], reset=reset)
         if lava and entry["emu"]["status"] == "ran":

@@ -2,7 +2,7 @@
 
 A reference file (``torch.save``, read with ``weights_only=True``) holds
 ``{"format": "ucfdvs-reference/1", "name": NAME, "state_dict": ...}``; NAME is one of the digit
-networks of :mod:`benchmarks.digits_networks` (snnTorch or Norse), rebuilt from that module and
+networks of :mod:`benchmarks.digits_networks` (snnTorch, Norse or lava-dl), rebuilt from that module and
 run step by step as its library runs it (:mod:`benchmarks.library_runs`).  Its output is the last
 layer's ``[B, T, *shape]`` with no hop delays (the runtime's output of step t + latency).
 """
@@ -30,7 +30,7 @@ def save_reference(path: str | Path, name: str, net: torch.nn.Module) -> None:
 
 @dataclass
 class Reference:
-    """A rebuilt source network: ``name``, ``library`` (snntorch | norse), the module."""
+    """A rebuilt source network: ``name``, ``library`` (snntorch | norse | lavadl), the module."""
 
     name: str
     library: str
@@ -38,9 +38,10 @@ class Reference:
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """``x [B, T, *shape]`` -> (last layer's output ``[B, T, ...]`` float64, spikes per layer uint8)."""
-        from ucfdvs.benchmarks.library_runs import run_norse, run_snntorch, to_numpy_spikes
+        from ucfdvs.benchmarks.digits_networks import RUNNERS
+        from ucfdvs.benchmarks.library_runs import to_numpy_spikes
 
-        runner = run_snntorch if self.library == "snntorch" else run_norse
+        runner = RUNNERS[self.library]
         with torch.no_grad():
             out, spikes = runner(self.net, torch.as_tensor(np.asarray(x), dtype=torch.float32))
         return out.numpy().astype(np.float64), to_numpy_spikes(spikes)
@@ -48,7 +49,7 @@ class Reference:
 
 def load_reference(path: str | Path) -> Reference:
     """Read a reference file; :class:`UserError` naming the file when it is not one."""
-    from ucfdvs.benchmarks.digits_networks import norse_nets, snntorch_nets
+    from ucfdvs.benchmarks.digits_networks import lavadl_nets, norse_nets, snntorch_nets
 
     p = Path(path)
     if not p.is_file():
@@ -61,9 +62,11 @@ def load_reference(path: str | Path) -> Reference:
         raise UserError(f"not a reference model file (expected format {FORMAT!r})", p)
     name = str(blob.get("name"))
     library = name.split("_")[0]
-    nets = snntorch_nets() if library == "snntorch" else norse_nets() if library == "norse" else {}
+    builders = {"snntorch": snntorch_nets, "norse": norse_nets, "lavadl": lavadl_nets}
+    nets = builders[library]() if library in builders else {}
     if name not in nets:
-        raise UserError(f"unknown reference network {name!r} (known: {', '.join(sorted({**snntorch_nets(), **norse_nets()}))})", p)
+        known = sorted(n for build in builders.values() for n in build())
+        raise UserError(f"unknown reference network {name!r} (known: {', '.join(known)})", p)
     net = nets[name][0]
     try:
         net.load_state_dict(blob["state_dict"])

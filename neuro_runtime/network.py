@@ -43,6 +43,7 @@ import numpy as np
 from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.emulator import Emulator
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
+from ucfdvs.neuro_runtime.native_fixed import quantize_native
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.records import RunRecord
 from ucfdvs.neuro_runtime.semantics import lif_fixed_update, shift_exp, wrap_int32
@@ -164,7 +165,9 @@ class Network:
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
         worst-case bounds.  ``weight_planes=2``: a second synapse process per layer carries the
-        8-bit weights' residual (~15-bit weights, :func:`quantize`)."""
+        8-bit weights' residual (~15-bit weights, :func:`quantize`).  A lava-dl network (source
+        ``lava-dl``) keeps its own integers where they sit on Loihi's grid
+        (:func:`neuro_runtime.native_fixed.quantize_native`; ``quant.origins`` per node)."""
         cal = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
@@ -176,7 +179,8 @@ class Network:
             input_range, origin = 1.0, "default input range 1.0 (node scales from bounds)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
+            quantizer = quantize_native if self.source.source == "lava-dl" else quantize
+            self._quant = quantizer(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
         self.quant_input_range, self.quant_origin = input_range, origin
         self._quant_automatic = False
         return self._quant

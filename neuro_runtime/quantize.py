@@ -129,6 +129,7 @@ class QuantizedGraph:
     outputs: dict[str, QOutput]
     errors: list[LayerError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # neuron node -> "native" | "re-quantised: why"
 
     def src_units(self, name: str) -> float:
         """Integer message units per float unit sent by a source (Input, spiking, LI)."""
@@ -142,6 +143,9 @@ class QuantizedGraph:
     def quantize_input(self, x: np.ndarray) -> np.ndarray:
         """Graded input -> 24-bit integers ``round(x * S_in)`` (clipped; counts clips in warnings)."""
         q = np.round(np.asarray(x, dtype=np.float64) * self.input_scale)
+        if self.origins and self.input_scale == 1 and np.any(q != np.asarray(x)):
+            warnings.warn("a Loihi-native network takes spikes (integers) as input; non-integer input values "
+                          "are rounded", QuantizationWarning, stacklevel=2)
         over = np.abs(q) > GRADED_MAX
         if over.any():
             warnings.warn(
@@ -154,6 +158,7 @@ class QuantizedGraph:
     def report(self) -> str:
         lines = [f"input scale S_in = {self.input_scale:g} (range +-{self.input_range:g})"]
         lines += [f"  {e}" for e in self.errors]
+        lines += [f"  {n}: {o}" for n, o in self.origins.items()]
         lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -205,7 +210,8 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256, weight_planes: int = 1,
+    horizon: int = 256, weight_planes: int = 1, native_scales: dict[str, float] | None = None,
+    input_scale: float | None = None,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -220,7 +226,9 @@ def quantize(
     worst-case bound when no calibration is given.  ``weight_planes=2``: every synapse layer gets a
     second Lava synapse process carrying the residual of its 8-bit weights (8 more bits, its own
     exponent, 8 lower): ~15-bit weights for twice the synapse processes; exponent alignment is
-    then off (it would shift the residual out).
+    then off (it would shift the residual out).  ``native_scales``: neuron node -> scale ``S`` used as
+    given (no choice from bounds; pass ``align_exponents=False``) and ``input_scale``: ``S_in`` as
+    given, for networks already on Loihi's grid (:mod:`neuro_runtime.native_fixed`).
     """
     if weight_planes not in (1, 2):
         raise UserError(f"weight_planes must be 1 or 2, got {weight_planes}")
@@ -281,6 +289,8 @@ def quantize(
             u_bound = CALIBRATION_MARGIN * cal[n][0]
             v_bound = CALIBRATION_MARGIN * max(cal[n][1], float(np.max(spec.vth)) if spec.spiking else 0.0)
             s_floor = s / 2.0 ** 10
+        if native_scales and n in native_scales:
+            s = s_floor = native_scales[n]
         while s > s_floor and (s * v_bound >= MAX_UV or s * u_bound >= MAX_UV):
             s /= 2
         if s * u_bound >= MAX_UV or s * v_bound >= MAX_UV:
@@ -293,6 +303,8 @@ def quantize(
     if align_exponents:
         _align_exponents(graph, scales, msg_shifts, src_max)
         s_in = _align_input_scale(graph, scales, s_in)
+    if input_scale is not None:
+        s_in = input_scale
 
     qneurons: dict[str, QNeuron] = {}
     for n, spec in graph.neurons.items():

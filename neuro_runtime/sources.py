@@ -34,6 +34,7 @@ import nir
 import numpy as np
 
 from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.netx_graph import is_netx, read_netx
 
 RESET_MODES = ("zero", "subtract")
 
@@ -156,8 +157,9 @@ CONVENTIONS: dict[str, ExporterConvention] = {
                "(the file cannot tell them apart: pass reset='subtract' for soft-reset models)"),
     ),
     "lava-dl": ExporterConvention(
-        source="lava-dl", version="lava-dl PR #218 (unmerged; lava-dl 0.6.0 has no NIR bridge)",
-        cites="lava-dl PR #218 nir_graph.py read_cuba_lif; slayer/neuron/cuba.py (0.6.0)",
+        source="lava-dl", version="lava-dl PR #218 (unmerged; lava-dl 0.6.0 has no NIR bridge); netx HDF5 of 0.6.0",
+        cites=("lava-dl PR #218 nir_graph.py read_cuba_lif; slayer/neuron/cuba.py, block/base.py export_hdf5, "
+               "netx/hdf5.py (0.6.0)"),
         exporter_dt=1.0 / 4096, dt_fixed=True,
         tau="tau = 1 / iDecay, 1 / vDecay with decays in 1/4096 per step: dt = 1/4096 s",
         r="written as 1; Loihi adds u to v with gain 1: r = tau_mem / dt",
@@ -166,7 +168,10 @@ CONVENTIONS: dict[str, ExporterConvention] = {
         spike="1 (graded spikes refused with a warning by the exporter)",
         threshold=">",
         reset="zero",
-        notes="threshold is vThMant in the file's integer weight units; refDelay is dropped",
+        notes=("threshold is vThMant in the file's integer weight units (float v = Loihi's v / 64); refDelay "
+               "is dropped (netx drops it too); iDecay or vDecay = 0 is refused (no CubaLIF form); a netx HDF5 "
+               "file is read directly (neuro_runtime.netx_graph); fixed point keeps the file's integers where "
+               "they sit on Loihi's grid (neuro_runtime.native_fixed)"),
     ),
     "nir": ExporterConvention(
         source="nir", version="NIR 1.0.8",
@@ -214,7 +219,8 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
 
         with h5py.File(p, "r") as f:
             if "node" not in f:
-                raise UserError("not a NIR file (HDF5 without a 'node' group)", p)
+                raise UserError("neither a NIR graph nor a lava-dl netx network (HDF5 without a 'node' or "
+                                "'layer' group)", p)
     except OSError:
         raise UserError("not a NIR/HDF5 file", p) from None
     try:
@@ -363,10 +369,12 @@ def _norm_spikingjelly(name: str, node: Any, dt: float, dt_exp: float, notes: li
 def _norm_lava_dl(name: str, node: Any, dt: float, dt_exp: float, notes: list) -> Any:
     if isinstance(node, nir.CubaLIF):
         d_syn, d_mem = _decay(dt_exp, _arr(node.tau_syn)), _decay(dt_exp, _arr(node.tau_mem))
+        for what, d in (("iDecay (tau_syn)", d_syn), ("vDecay (tau_mem)", d_mem)):
+            if np.any(d == 0):  # Loihi adds the input with gain 1 to a state that never decays: w_in, r infinite
+                raise UserError(f"node {name!r} (CubaLIF): {what} = 0 (no decay) has no NIR CubaLIF form "
+                                "with lava-dl's unit input gain")
         node.tau_syn, node.tau_mem = _tau_for(dt, d_syn), _tau_for(dt, d_mem)
-        with np.errstate(divide="ignore"):
-            node.w_in = np.where(d_syn == 0, 1.0, 1.0 / np.where(d_syn == 0, 1, d_syn))
-            node.r = np.where(d_mem == 0, 1.0, 1.0 / np.where(d_mem == 0, 1, d_mem))
+        node.w_in, node.r = 1.0 / d_syn, 1.0 / d_mem
     return node
 
 
@@ -444,7 +452,13 @@ def load_foreign(
     path = None
     if isinstance(path_or_graph, (str, Path)):
         path = str(path_or_graph)
-        graph = read_nir(path_or_graph)
+        if is_netx(path):  # lava-dl's own export (slayer export_hdf5): read in the lava-dl convention
+            if source not in ("nir", "lava-dl"):
+                raise UserError(f"a lava-dl netx HDF5 file; --source {source} does not apply (lava-dl or none)", path)
+            source, conv = "lava-dl", CONVENTIONS["lava-dl"]
+            graph = read_netx(path)
+        else:
+            graph = read_nir(path_or_graph)
     else:
         graph = path_or_graph
     where = path or "graph"
@@ -477,8 +491,11 @@ def load_foreign(
                      "(same decay per step)")
     norm = NORMALISERS[source]
     out_nodes, node_notes = {}, []
-    for name, node in nodes.items():
-        out_nodes[name] = norm(name, copy.deepcopy(node), step, dt_exp, node_notes)
+    try:
+        for name, node in nodes.items():
+            out_nodes[name] = norm(name, copy.deepcopy(node), step, dt_exp, node_notes)
+    except UserError as exc:
+        raise UserError(str(exc), where) from None
     for msg in dict.fromkeys(m for m, _ in node_notes):
         notes.append(f"{msg} (nodes {', '.join(n for m, n in node_notes if m == msg)})")
     try:

@@ -176,7 +176,8 @@ def quantization_figures(net, run, float_run=None) -> dict | None:
         return None
     out = {"input_scale": fig(q.input_scale, "integers per input unit", "simulated"),
            "input_range": fig(net.quant_input_range, "input units", "measured", net.quant_origin),
-           "layers": [str(e) for e in q.errors], "warnings": list(q.warnings)}
+           "layers": [str(e) for e in q.errors], "warnings": list(q.warnings),
+           "origins": dict(q.origins)}
     if float_run is not None:
         out["agreement_with_float"] = spike_agreement(float_run, run)
     return out

@@ -119,7 +119,7 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     run = commands.add_parser("run", help="run any NIR graph on an input array (emulator or Lava): outputs, spikes, "
                                           "membranes and a report")
-    run.add_argument("--nir", required=True, help="NIR graph file (any exporter)")
+    run.add_argument("--nir", required=True, help="NIR graph file (any exporter), or a lava-dl netx HDF5 network")
     run.add_argument("--input", required=True,
                      help="X.npy [T, *input_shape] or [B, T, *input_shape]; or X.npz with one array per named Input")
     run.add_argument("--out", required=True, help="output folder: outputs.npz, spikes.npz, v.npz, report.json")
