@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,16 +83,36 @@ class QTerm:
 
 
 @dataclass
-class QProjection:
-    name: str
-    src: str
-    dst: str
+class QPlane:
+    """One weight plane of a synapse layer: 8-bit mantissas with one exponent and sign mode, run as
+    its own Lava synapse process; the layer's weight is ``sum over planes of wq * 2**weight_exp``."""
+
     weight_exp: int
     sign_mode: str  # "MIXED" | "EXCITATORY" | "INHIBITORY"
     terms: list[QTerm]
-    lo_terms: list[QTerm] = field(default_factory=list)  # second plane: the residual, own exponent
-    lo_exp: int = 0
-    lo_sign_mode: str = "MIXED"
+
+
+@dataclass
+class QProjection:
+    """A synapse layer in fixed point: ``planes[0]`` holds the 8-bit weights, each further plane
+    the residual of the planes before it (``quantize(weight_planes=...)``)."""
+
+    name: str
+    src: str
+    dst: str
+    planes: list[QPlane]
+
+    @property
+    def weight_exp(self) -> int:
+        return self.planes[0].weight_exp
+
+    @property
+    def sign_mode(self) -> str:
+        return self.planes[0].sign_mode
+
+    @property
+    def terms(self) -> list[QTerm]:
+        return self.planes[0].terms
 
 
 @dataclass
@@ -170,9 +191,10 @@ def _natural_exp(m: float, lim: float = 254.0) -> int:
     return math.ceil(math.log2(m / lim))
 
 
-def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, list[np.ndarray]]:
+def _quant_weights(w: list[np.ndarray], mixed: bool = False,
+                   exp_min: int | None = None) -> tuple[int, str, list[np.ndarray]]:
     """Shared exponent and 8-bit mantissas for a list of matrices (one synapse layer);
-    ``mixed``: MIXED sign mode whatever the signs."""
+    ``mixed``: MIXED sign mode whatever the signs; ``exp_min``: the lowest exponent allowed."""
     allw = np.concatenate([m.reshape(-1) for m in w]) if w else np.zeros(1)
     lo, hi = float(allw.min()), float(allw.max())
     if mixed:
@@ -187,6 +209,8 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
     if m == 0:
         return 0, mode, [np.zeros(x.shape, dtype=np.int64) for x in w]
     exp = _natural_exp(m, lim)
+    if exp_min is not None:
+        exp = max(exp, exp_min)
     out = []
     for x in w:
         y = x / 2.0 ** exp
@@ -204,7 +228,7 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256, weight_planes: int = 1,
+    horizon: int = 256, weight_planes: int | Mapping[str, int] = 1,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -216,14 +240,15 @@ def quantize(
     scale is chosen so that ``CALIBRATION_MARGIN`` times the largest ``|u|`` and ``|v|`` seen fits
     the 24-bit state (and ``input_range`` becomes their largest ``|x|``), instead of worst-case
     bounds.  ``horizon``: steps a non-leaky integrator (I, IF) is assumed to integrate for its
-    worst-case bound when no calibration is given.  ``weight_planes=2``: every synapse layer gets a
-    second Lava synapse process carrying the residual of its 8-bit weights (8 more bits, its own
-    exponent, 8 lower): ~15-bit weights for twice the synapse processes; exponent alignment is
-    then off (it would shift the residual out).
+    worst-case bound when no calibration is given.  ``weight_planes``: weight planes per synapse
+    layer, one count (1 to :data:`MAX_WEIGHT_PLANES`) for all or ``{layer name: count}`` (1 where
+    absent).  Plane k+1 is a further Lava synapse process carrying the residual of planes 1..k (8
+    more bits, its own exponent, about 8 lower, never below -8): two planes give ~15-bit weights
+    for twice the synapse processes and synaptic memory; exponent alignment is off as soon as
+    one layer has more than one plane (it would shift the residual out).
     """
-    if weight_planes not in (1, 2):
-        raise UserError(f"weight_planes must be 1 or 2, got {weight_planes}")
-    if weight_planes == 2:
+    planes_of = _planes_per_layer(graph, weight_planes)
+    if any(planes_of(p.name) > 1 for p in graph.projections):
         align_exponents = False
     cal = None
     if calibration is not None:
@@ -402,37 +427,67 @@ def quantize(
         su = units(p.src)
         syn = [t for t in p.terms if t.delay > 0]
         targets = [t.matrix * dst_units / su for t in syn]
-        exp, mode, qs = _quant_weights(targets, mixed=align_exponents and not graph.is_graded(p.src))
-        qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
-        lo_exp, lo_mode, lo_terms = 0, "MIXED", []
-        if weight_planes == 2 and syn:
-            resid = [tg - q * 2.0 ** exp for tg, q in zip(targets, qs)]
-            if any(np.any(r) for r in resid):
-                lo_exp, lo_mode, lq = _quant_weights(resid)
-                lo_terms = [QTerm(t.delay, q) for t, q in zip(syn, lq)]
-                qs = [q * 2.0 ** exp + lo * 2.0 ** lo_exp for q, lo in zip(qs, lq)]
-                exp_back = 0
-            else:
-                exp_back = exp
-        else:
-            exp_back = exp
+        planes = _quant_planes(targets, planes_of(p.name), mixed=align_exponents and not graph.is_graded(p.src))
+        qplanes = [QPlane(exp, mode, [QTerm(t.delay, q) for t, q in zip(syn, qs)]) for exp, mode, qs in planes]
         if syn:
-            back = [q * 2.0 ** exp_back * su / dst_units for q in qs]
+            got_q = [sum(qs[i] * 2.0 ** exp for exp, _, qs in planes) for i in range(len(syn))]
             ref = np.concatenate([t.matrix.ravel() for t in syn])
-            got = np.concatenate([b.ravel() for b in back])
+            got = np.concatenate([g_.ravel() * su / dst_units for g_ in got_q])
             nz = ref != 0
             lost = int(np.sum(nz & (got == 0)))
+            exp, mode = planes[0][0], planes[0][1]
             detail = f"weight_exp {exp}, {mode}, {lost} of {int(nz.sum())} non-zero weights round to 0"
+            if len(planes) > 1:
+                detail += "; further planes (exp, mode): " + ", ".join(f"{e} {m}" for e, m, _ in planes[1:])
             errors.append(LayerError(p.name, "synapses", _rel_rms(got, ref), float(np.max(np.abs(got - ref))), detail))
             if not -8 <= exp <= 7:
                 warn.append(f"layer '{p.name}': weight_exp {exp} is outside Loihi 2's range [-8, 7]")
             if nz.sum() and lost > 0.5 * nz.sum():
                 warn.append(f"layer '{p.name}': {lost} of {int(nz.sum())} non-zero weights quantise to 0")
-        qprojs.append(QProjection(p.name, p.src, p.dst, exp, mode, qterms, lo_terms, lo_exp, lo_mode))
+        qprojs.append(QProjection(p.name, p.src, p.dst, qplanes))
 
     for w in warn:
         warnings.warn(w, QuantizationWarning, stacklevel=2)
     return QuantizedGraph(graph, s_in, input_range, qneurons, qprojs, qoutputs, errors, warn)
+
+
+MAX_WEIGHT_PLANES = 4
+"""Most weight planes (Lava synapse processes) per synapse layer."""
+
+PLANE_EXP_MIN = -8
+"""Lowest weight exponent of Loihi 2; a residual plane never goes below it (coarser instead)."""
+
+
+def _planes_per_layer(graph: RuntimeGraph, weight_planes: int | Mapping[str, int]) -> Callable[[str], int]:
+    """``weight_planes`` (one count for every layer, or synapse layer name -> count, 1 where absent)
+    -> a function of the layer name; checks counts and names."""
+    names = {p.name for p in graph.projections}
+    per = dict(weight_planes) if isinstance(weight_planes, Mapping) else {}
+    unknown = sorted(set(per) - names)
+    if unknown:
+        raise UserError(f"weight_planes names {unknown[0]!r}, not a synapse layer of the graph (layers: "
+                        f"{', '.join(sorted(names))})")
+    for v in list(per.values()) + ([] if isinstance(weight_planes, Mapping) else [weight_planes]):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_WEIGHT_PLANES:
+            raise UserError(f"weight_planes must be an integer from 1 to {MAX_WEIGHT_PLANES}, got {v!r}")
+    default = 1 if isinstance(weight_planes, Mapping) else int(weight_planes)
+    return lambda name: int(per.get(name, default))
+
+
+def _quant_planes(targets: list[np.ndarray], n: int, mixed: bool) -> list[tuple[int, str, list[np.ndarray]]]:
+    """Up to ``n`` weight planes for a synapse layer's target matrices (in mantissa units x
+    2**exp): plane 1 as :func:`_quant_weights`, plane k+1 the 8-bit rounding of what planes 1..k
+    leave (``residual = target - sum_j wq_j 2**exp_j``), its exponent never below
+    :data:`PLANE_EXP_MIN`; a plane whose residual rounds to all zeros is left out."""
+    planes = [_quant_weights(targets, mixed=mixed)]
+    resid = [t - q * 2.0 ** planes[0][0] for t, q in zip(targets, planes[0][2])]
+    while len(planes) < n and any(np.any(r) for r in resid):
+        exp, mode, qs = _quant_weights(resid, exp_min=PLANE_EXP_MIN)
+        if not any(np.any(q) for q in qs):
+            break
+        planes.append((exp, mode, qs))
+        resid = [r - q * 2.0 ** exp for r, q in zip(resid, qs)]
+    return planes
 
 
 def _wmax(p: Projection) -> float:

@@ -405,17 +405,21 @@ def test_executor_conforms(case: str, executor: Executor) -> None:
     assert worst <= FLOAT_TOL
 
 
-@pytest.mark.parametrize("case", ["branching", "conv2d_pool"])
-def test_two_weight_planes_bit_exact_and_closer_to_float(case: str) -> None:
-    """``quantize(weight_planes=2)``: a second synapse process per layer carries the 8-bit weights'
-    residual; Lava fixed_pt stays bit-identical to the emulator and spikes move closer to float."""
+@pytest.mark.parametrize("case,planes", [("branching", 2), ("conv2d_pool", 2), ("branching", 3)])
+def test_weight_planes_bit_exact_and_closer_to_float(case: str, planes: int) -> None:
+    """``quantize(weight_planes=N)``: planes 2..N (further synapse processes per layer) carry the
+    residual of the planes before; Lava fixed_pt stays bit-identical to the emulator and spikes
+    move closer to float."""
     pytest.importorskip("lava.magma.core.run_configs")
     from ucfdvs.neuro_runtime import run_lava
     from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
 
     _, rg, x = _case(case)
-    q2 = quantize(rg, input_range=1.0, weight_planes=2)
-    assert all(qp.lo_terms for qp in q2.projections if qp.terms)
+    q2 = quantize(rg, input_range=1.0, weight_planes=planes)
+    # a plane is left out where the planes before already hold the weights exactly (or the
+    # residual rounds to 0 at Loihi 2's lowest exponent, -8)
+    assert max(len(qp.planes) for qp in q2.projections) == planes
+    assert all(pl.weight_exp >= -8 for qp in q2.projections for pl in qp.planes[1:])
     ref = Emulator(rg, "fixed_pt", q2).run(x)
     got = _records(run_lava(rg, x, "fixed_pt", quant=q2, progress=False))
     for name, value in ref.activity.items():

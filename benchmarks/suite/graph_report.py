@@ -213,7 +213,7 @@ def network_report(net, run, constants: Constants, float_run=None) -> dict:
                                if any(layer.spiking and layer.neuron_steps for layer in c.layers.values()) else None,
                                "spikes/neuron/step (spiking layers)", "simulated"),
         },
-        "resources": resources_figures(loihi2_resources(g, constants), constants),
+        "resources": resources_figures(loihi2_resources(g, constants, run.quant), constants),
         "energy": energy_figures(g, c, samples, constants, stored_weights(net.nir_graph)),
         "neurobench": {k: fig(v, NEUROBENCH_UNITS[k].replace("video", "sample"),
                               "measured" if k in ("Footprint", "ConnectionSparsity") else "simulated")
