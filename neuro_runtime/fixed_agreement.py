@@ -20,7 +20,9 @@ import numpy as np
 
 from ucfdvs.neuro_runtime.emulator import Emulator
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph
-from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.errors import UserError
+from ucfdvs.neuro_runtime.quantize import MAX_WEIGHT_PLANES, QuantizationWarning, QuantizedGraph, quantize
+from ucfdvs.neuro_runtime.records import RunRecord
 
 AGREEMENT_GOAL = 0.99
 """Spike agreement per layer below which :func:`fixed_agreement` warns."""
@@ -64,16 +66,16 @@ def spike_agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def fixed_agreement(graph: RuntimeGraph, x: np.ndarray, quant: QuantizedGraph | None = None,
-                    **quant_kwargs: Any) -> AgreementReport:
+                    reference: RunRecord | None = None, **quant_kwargs: Any) -> AgreementReport:
     """Run ``x`` ``[B, T, C]`` in the float and the fixed-point emulator and compare every layer.
 
     ``quant``: the fixed-point parameters (default ``quantize(graph, **quant_kwargs)``, e.g.
-    ``calibration=x``).  Warns (:class:`QuantizationWarning`) naming each spiking layer below
-    :data:`AGREEMENT_GOAL`.
+    ``calibration=x``).  ``reference``: the float emulator's record of ``x`` when already run.
+    Warns (:class:`QuantizationWarning`) naming each spiking layer below :data:`AGREEMENT_GOAL`.
     """
     if quant is None:
         quant = quantize(graph, **quant_kwargs)
-    ref = Emulator(graph, "floating_pt").run(x)
+    ref = reference if reference is not None else Emulator(graph, "floating_pt").run(x)
     got = Emulator(graph, "fixed_pt", quant).run(x)
     layers: dict[str, LayerAgreement] = {}
     notes: list[str] = []
@@ -96,3 +98,72 @@ def fixed_agreement(graph: RuntimeGraph, x: np.ndarray, quant: QuantizedGraph | 
     for msg in notes:
         warnings.warn(msg, QuantizationWarning, stacklevel=2)
     return AgreementReport(layers, decisions, notes)
+
+
+AUTO_MAX_PLANES = 3
+"""Most weight planes :func:`choose_weight_planes` gives a synapse layer by default."""
+
+
+@dataclass
+class PlaneChoice:
+    """What :func:`choose_weight_planes` chose: planes per synapse layer, the fixed-point
+    parameters with them, their agreement on the choice input, and each step tried."""
+
+    planes: dict[str, int]
+    quant: QuantizedGraph
+    report: AgreementReport
+    tried: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"planes": self.planes, "agreement": self.report.to_dict(), "tried": self.tried}
+
+
+def choose_weight_planes(graph: RuntimeGraph, x: np.ndarray, *, goal: float = AGREEMENT_GOAL,
+                         max_planes: int = AUTO_MAX_PLANES, min_gain: float = 0.005,
+                         **quant_kwargs: Any) -> PlaneChoice:
+    """The fewest weight planes per synapse layer that bring every spiking layer to ``goal``
+    spike agreement with float on ``x`` ``[B, T, C]`` (``weight_planes="auto"``).
+
+    Greedy, from the input towards the outputs (a layer's disagreement flows downstream): start
+    with one plane everywhere; take the first spiking node (in graph order) below ``goal`` and
+    give each synapse layer into it one more plane (up to ``max_planes``); keep that only if the
+    node's agreement rose by at least ``min_gain`` (a plane costs a synapse process and its
+    synaptic memory), else leave the node as it is and go on to the next.  Every trial is a
+    fixed-point emulator run of ``x`` (the float run is made once).  ``quant_kwargs`` go to
+    :func:`quantize` (e.g. ``input_range``, ``calibration``).
+    """
+    if not 1 <= max_planes <= MAX_WEIGHT_PLANES:
+        raise UserError(f"max_planes must be from 1 to {MAX_WEIGHT_PLANES}, got {max_planes}")
+    ref = Emulator(graph, "floating_pt").run(x)
+    synaptic = {p.name for p in graph.projections if p.dst in graph.neurons and any(t.delay > 0 for t in p.terms)}
+    planes = {name: 1 for name in sorted(synaptic)}
+    tried: list[dict[str, Any]] = []
+
+    def trial(pl: dict[str, int]) -> tuple[QuantizedGraph, AgreementReport]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", QuantizationWarning)
+            q = quantize(graph, weight_planes=pl, **quant_kwargs)
+            rep = fixed_agreement(graph, x, quant=q, reference=ref)
+        tried.append({"planes": dict(pl), "layers": {k: v.agreement for k, v in rep.layers.items()
+                                                     if v.rel_rms is None}, "decisions": rep.decisions})
+        return q, rep
+
+    quant, report = trial(planes)
+    settled: set[str] = set()
+    while True:
+        below = [n for n in graph.order if n in graph.neurons and graph.neurons[n].spiking and n not in settled
+                 and report.layers[n].agreement < goal]
+        if not below:
+            break
+        node = below[0]
+        into = [p.name for p in graph.into(node) if p.name in synaptic and planes[p.name] < max_planes]
+        if not into:
+            settled.add(node)
+            continue
+        more = {**planes, **{name: planes[name] + 1 for name in into}}
+        q2, rep2 = trial(more)
+        if rep2.layers[node].agreement >= report.layers[node].agreement + min_gain:
+            planes, quant, report = more, q2, rep2
+        else:
+            settled.add(node)
+    return PlaneChoice(planes, quant, report, tried)

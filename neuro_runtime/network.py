@@ -42,6 +42,7 @@ import numpy as np
 
 from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.fixed_agreement import PlaneChoice, choose_weight_planes
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.records import RunRecord
@@ -133,6 +134,7 @@ class Network:
         self._quant: QuantizedGraph | None = None
         self.quant_input_range: float | None = None
         self.quant_origin = ""
+        self.plane_choice: PlaneChoice | None = None
 
     # -- inspection ----------------------------------------------------------------------------
     def latency(self) -> dict[str, int | None]:
@@ -157,14 +159,20 @@ class Network:
 
     # -- fixed point -----------------------------------------------------------------------------
     def quantize(self, calibration: Any = None, input_range: float | None = None,
-                 weight_planes: int = 1) -> QuantizedGraph:
+                 weight_planes: int | str | Mapping[str, int] = 1, choice_input: Any = None,
+                 integer_input: bool | None = None) -> QuantizedGraph:
         """Choose Loihi fixed-point parameters, kept for later fixed runs.  ``calibration``: input
         sequences as :meth:`run` takes them; the input scale comes from their largest ``|x|`` and
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
-        worst-case bounds.  ``weight_planes=2``: a second synapse process per layer carries the
-        8-bit weights' residual (~15-bit weights, :func:`quantize`)."""
-        cal = None
+        worst-case bounds.  ``weight_planes``: 8-bit weight planes per synapse layer (1 to 4, or
+        ``{layer: count}``; plane k+1 carries the residual of planes 1..k in a further synapse
+        process), or ``"auto"``: the fewest planes (up to 3) that bring each spiking layer to 99 %
+        spike agreement with float on ``choice_input`` (default: ``calibration``; one of them
+        is needed), :func:`fixed_agreement.choose_weight_planes`, kept in ``self.plane_choice``.
+        ``integer_input``: the input holds integers (events, counts) and is sent as it is
+        (``S_in = 1``); default: True when the calibration (or choice) input is all integers."""
+        cal = choice = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
             input_range = float(np.abs(cal).max()) or 1.0
@@ -173,9 +181,24 @@ class Network:
             origin = "given input range (node scales from bounds)"
         else:
             input_range, origin = 1.0, "default input range 1.0 (node scales from bounds)"
+        if weight_planes == "auto":
+            if choice_input is None and cal is None:
+                raise UserError("weight_planes='auto' chooses the planes on an input: give calibration= or choice_input=")
+            choice = self.check_input(choice_input, "choice input") if choice_input is not None else cal
+        elif isinstance(weight_planes, str):
+            raise UserError(f"weight_planes must be 1 to 4, a mapping or 'auto', got {weight_planes!r}")
+        if integer_input is None:
+            seen = [a for a in (cal, choice) if a is not None]
+            integer_input = bool(seen) and all(_is_integer(a) for a in seen)
+        kw = dict(input_range=input_range, calibration=cal, integer_input=integer_input)
+        self.plane_choice = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            self._quant = quantize(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
+            if choice is not None:
+                self.plane_choice = choose_weight_planes(self.graph, choice, **kw)
+                self._quant = self.plane_choice.quant
+            else:
+                self._quant = quantize(self.graph, weight_planes=weight_planes, **kw)
         self.quant_input_range, self.quant_origin = input_range, origin
         return self._quant
 
@@ -222,7 +245,7 @@ class Network:
         if prec == "fixed_pt":
             quant = self._quant
             if quant is None:
-                quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0)
+                quant = self.quantize(input_range=float(np.abs(xs).max()) or 1.0, integer_input=_is_integer(xs))
                 self.quant_origin = "this run's input (max |x|)"
         t0 = time.perf_counter()
         if backend == "emu":
@@ -266,7 +289,8 @@ class Network:
             raise UserError("no sequences to run")
         quant = None
         if prec == "fixed_pt":
-            quant = self._quant or self.quantize(input_range=max(float(np.abs(s).max()) for s in seqs) or 1.0)
+            quant = self._quant or self.quantize(input_range=max(float(np.abs(s).max()) for s in seqs) or 1.0,
+                                                 integer_input=all(_is_integer(s) for s in seqs))
         if backend == "lava":
             from ucfdvs.neuro_runtime.lava_run import run_lava
 
@@ -436,3 +460,8 @@ def load_inputs(path: str | Path, net: Network) -> Any:
     if isinstance(arrays, dict):
         return {k: (a if a.ndim == len(net.input_shapes[k]) + 2 else a[None]) for k, a in arrays.items()}
     return arrays if arrays.ndim == len(net.input_shape) + 2 else arrays[None]
+
+
+def _is_integer(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` is an integer (events, spike counts)."""
+    return bool(np.array_equal(x, np.round(x)))

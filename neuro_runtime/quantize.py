@@ -228,7 +228,7 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False,
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256, weight_planes: int | Mapping[str, int] = 1,
+    horizon: int = 256, weight_planes: int | Mapping[str, int] = 1, integer_input: bool = False,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -245,7 +245,11 @@ def quantize(
     absent).  Plane k+1 is a further Lava synapse process carrying the residual of planes 1..k (8
     more bits, its own exponent, about 8 lower, never below -8): two planes give ~15-bit weights
     for twice the synapse processes and synaptic memory; exponent alignment is off as soon as
-    one layer has more than one plane (it would shift the residual out).
+    one layer has more than one plane (it would shift the residual out).  ``integer_input``: the
+    input holds integers (events, spike counts; ``|x| <= input_range``), sent as they are
+    (``S_in = 1``, raised only where an input layer's exponent would pass 7): lossless, and it
+    lifts the input layers' exponents by ~10 bits, which leaves their weight planes room above
+    Loihi 2's lowest exponent.
     """
     planes_of = _planes_per_layer(graph, weight_planes)
     if any(planes_of(p.name) > 1 for p in graph.projections):
@@ -317,6 +321,8 @@ def quantize(
     if align_exponents:
         _align_exponents(graph, scales, msg_shifts, src_max)
         s_in = _align_input_scale(graph, scales, s_in)
+    if integer_input:
+        s_in = _integer_input_scale(graph, scales)
 
     qneurons: dict[str, QNeuron] = {}
     for n, spec in graph.neurons.items():
@@ -523,6 +529,14 @@ def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: 
         exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / units)
                 for p in graph.projections if p.src == n and p.dst in scales and _wmax(p) > 0]
         msg_shifts[n] = min(_MSG_SHIFT_MAX, LI_MSG_SHIFT + max([0] + [-8 - e for e in exps]))
+
+
+def _integer_input_scale(graph: RuntimeGraph, scales: dict[str, float]) -> float:
+    """``S_in`` for an integer input: 1 (every value sent as it is), raised by powers of two only
+    where a layer from the input would need a weight exponent above 7 (still lossless)."""
+    exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT)) for p in graph.projections
+            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
+    return 2.0 ** max([0] + [e - 7 for e in exps])
 
 
 def _align_input_scale(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> float:
