@@ -29,6 +29,15 @@ sends ``v >> msg_shift``, ``msg_shift`` raised from 6 (to at most 16) where its 
 scale would push their exponent below Loihi 2's -8 (coarser LI messages; reported per LI node).  The input scale
 is lowered (at most 4 bits) where an input layer would need an exponent below -8, and an Output's
 scale raised where one of its layers would (both only move exponents, mantissas keep 8 bits).
+
+Weight planes (``weight_planes=N``, or per layer): a synapse layer's weight is the sum of up to N
+8-bit planes, each its own Lava synapse process with its own exponent and sign mode; plane k+1
+rounds what planes 1..k leave, with an exponent about 8 lower but never below Loihi 2's -8.  Lava
+shifts each process's sum on its own (``a >> -exp`` floors), so every plane with a negative
+exponent adds a floor of up to one activation unit per step: a third plane (at -8) usually
+costs more agreement than it buys.  An integer input (``integer_input=True``: events, counts) is
+sent as it is (``S_in = 1``), which lifts the input layers' exponents by ~10 bits above the
+graded 12-bit scale and leaves their planes room above -8.
 """
 
 from __future__ import annotations
