@@ -5,8 +5,9 @@ spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % densit
 samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
 density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
 (their ``graph.nir`` and test ``inputs.npy``, first 64 samples).  Each graph is loaded with
-:func:`neuro_runtime.sources.load_foreign`, quantised five ways (:data:`MODES`: node scales from
-worst-case bounds with one, two or three weight planes per synapse layer; calibrated on a separate
+:func:`neuro_runtime.sources.load_foreign`, quantised six ways (:data:`MODES`: node scales from
+worst-case bounds with one, two or three weight planes per synapse layer or ``"exact"`` planes;
+calibrated on a separate
 input set of the same kind, one plane; ``auto``: planes per layer chosen on that separate set,
 :func:`neuro_runtime.fixed_agreement.choose_weight_planes`), integer inputs sent as they are
 (``S_in = 1``), and run in the float and fixed-point emulators on the test input
@@ -67,7 +68,7 @@ def digits_cases(folder: Path, n: int = 64) -> dict[str, tuple[Path, dict, Calla
     return out
 
 
-MODES = ("one_plane", "calibrated", "two_planes", "three_planes", "auto")
+MODES = ("one_plane", "calibrated", "two_planes", "three_planes", "exact", "auto")
 
 
 def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray],
@@ -91,7 +92,8 @@ def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray],
         ref = Emulator(rg, "floating_pt").run(x)
         bound = {"input_range": float(np.abs(x).max()) or 1.0, "integer_input": integer}
         kws = {"one_plane": bound, "calibrated": {"calibration": cal, "integer_input": integer},
-               "two_planes": {**bound, "weight_planes": 2}, "three_planes": {**bound, "weight_planes": 3}}
+               "two_planes": {**bound, "weight_planes": 2}, "three_planes": {**bound, "weight_planes": 3},
+               "exact": {**bound, "weight_planes": "exact"}}
         for mode in modes:
             t0 = time.perf_counter()
             choice = None
@@ -107,6 +109,7 @@ def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray],
                          "synapse_processes": res.synapse_processes, "synapses": res.synapses,
                          "synaptic_memory_kib": round(res.memory_kib, 1)}
             if choice is not None:
+                row[mode]["chosen"] = choice.planes
                 row[mode]["tried_on_calibration_set"] = choice.tried
     return row
 

@@ -159,17 +159,18 @@ class Network:
 
     # -- fixed point -----------------------------------------------------------------------------
     def quantize(self, calibration: Any = None, input_range: float | None = None,
-                 weight_planes: int | str | Mapping[str, int] = 1, choice_input: Any = None,
+                 weight_planes: int | str | Mapping[str, int | str] = 1, choice_input: Any = None,
                  integer_input: bool | None = None) -> QuantizedGraph:
         """Choose Loihi fixed-point parameters, kept for later fixed runs.  ``calibration``: input
         sequences as :meth:`run` takes them; the input scale comes from their largest ``|x|`` and
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
-        worst-case bounds.  ``weight_planes``: 8-bit weight planes per synapse layer (1 to 4, or
-        ``{layer: count}``; plane k+1 carries the residual of planes 1..k in a further synapse
-        process), or ``"auto"``: the fewest planes (up to 3) that bring each spiking layer to 99 %
-        spike agreement with float on ``choice_input`` (default: ``calibration``; one of them
-        is needed), :func:`fixed_agreement.choose_weight_planes`, kept in ``self.plane_choice``.
+        worst-case bounds.  ``weight_planes``: 8-bit weight planes per synapse layer (1 to 4,
+        ``"exact"``, or ``{layer: value}``; plane k+1 carries the residual of planes 1..k in a
+        further synapse process, :func:`quantize`), or ``"auto"``: per layer the cheapest setting
+        (1, 2, exact, 3) that brings each spiking layer to 99 % spike agreement with float on
+        ``choice_input`` (default: ``calibration``; one of them is needed),
+        :func:`fixed_agreement.choose_weight_planes`, kept in ``self.plane_choice``.
         ``integer_input``: the input holds integers (events, counts) and is sent as it is
         (``S_in = 1``); default: True when the calibration (or choice) input is all integers."""
         cal = choice = None
@@ -185,8 +186,8 @@ class Network:
             if choice_input is None and cal is None:
                 raise UserError("weight_planes='auto' chooses the planes on an input: give calibration= or choice_input=")
             choice = self.check_input(choice_input, "choice input") if choice_input is not None else cal
-        elif isinstance(weight_planes, str):
-            raise UserError(f"weight_planes must be 1 to 4, a mapping or 'auto', got {weight_planes!r}")
+        elif isinstance(weight_planes, str) and weight_planes != "exact":
+            raise UserError(f"weight_planes must be 1 to 4, 'exact', a mapping or 'auto', got {weight_planes!r}")
         if integer_input is None:
             seen = [a for a in (cal, choice) if a is not None]
             integer_input = bool(seen) and all(_is_integer(a) for a in seen)

@@ -35,7 +35,8 @@ Weight planes (``weight_planes=N``, or per layer): a synapse layer's weight is t
 rounds what planes 1..k leave, with an exponent about 8 lower but never below Loihi 2's -8.  Lava
 shifts each process's sum on its own (``a >> -exp`` floors), so every plane with a negative
 exponent adds a floor of up to one activation unit per step: a third plane (at -8) usually
-costs more agreement than it buys.  An integer input (``integer_input=True``: events, counts) is
+costs more agreement than it buys.  ``"exact"`` planes avoid the floor: plane 1, then its residual
+rounded to whole activation units in an EXCITATORY and an INHIBITORY plane at exponent 0.  An integer input (``integer_input=True``: events, counts) is
 sent as it is (``S_in = 1``), which lifts the input layers' exponents by ~10 bits above the
 graded 12-bit scale and leaves their planes room above -8.
 """
@@ -45,6 +46,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
+from typing import Union
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -237,7 +239,7 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False,
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256, weight_planes: int | Mapping[str, int] = 1, integer_input: bool = False,
+    horizon: int = 256, weight_planes: PlaneSpec | Mapping[str, PlaneSpec] = 1, integer_input: bool = False,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -253,15 +255,18 @@ def quantize(
     layer, one count (1 to :data:`MAX_WEIGHT_PLANES`) for all or ``{layer name: count}`` (1 where
     absent).  Plane k+1 is a further Lava synapse process carrying the residual of planes 1..k (8
     more bits, its own exponent, about 8 lower, never below -8): two planes give ~15-bit weights
-    for twice the synapse processes and synaptic memory; exponent alignment is off as soon as
-    one layer has more than one plane (it would shift the residual out).  ``integer_input``: the
+    for twice the synapse processes and synaptic memory; ``"exact"`` (for all, or as a layer's
+    value): plane 1 plus its residual on the integer grid in an EXCITATORY and an INHIBITORY plane
+    at exponent 0 (three processes, no floor, see :func:`_quant_planes`).  Exponent alignment is
+    off as soon as one layer has more than one plane (it would shift the residual out).
+    ``integer_input``: the
     input holds integers (events, spike counts; ``|x| <= input_range``), sent as they are
     (``S_in = 1``, raised only where an input layer's exponent would pass 7): lossless, and it
     lifts the input layers' exponents by ~10 bits, which leaves their weight planes room above
     Loihi 2's lowest exponent.
     """
     planes_of = _planes_per_layer(graph, weight_planes)
-    if any(planes_of(p.name) > 1 for p in graph.projections):
+    if any(planes_of(p.name) != 1 for p in graph.projections):
         align_exponents = False
     cal = None
     if calibration is not None:
@@ -473,9 +478,17 @@ PLANE_EXP_MIN = -8
 """Lowest weight exponent of Loihi 2; a residual plane never goes below it (coarser instead)."""
 
 
-def _planes_per_layer(graph: RuntimeGraph, weight_planes: int | Mapping[str, int]) -> Callable[[str], int]:
-    """``weight_planes`` (one count for every layer, or synapse layer name -> count, 1 where absent)
-    -> a function of the layer name; checks counts and names."""
+EXACT = "exact"
+"""A layer's weight planes: plane 1 and its residual on the integer grid (see :func:`_quant_planes`)."""
+
+PlaneSpec = Union[int, str]
+"""Weight planes of one synapse layer: a count from 1 to :data:`MAX_WEIGHT_PLANES`, or :data:`EXACT`."""
+
+
+def _planes_per_layer(graph: RuntimeGraph, weight_planes: PlaneSpec | Mapping[str, PlaneSpec]
+                      ) -> Callable[[str], PlaneSpec]:
+    """``weight_planes`` (one value for every layer, or synapse layer name -> value, 1 where
+    absent) -> a function of the layer name; checks values and names."""
     names = {p.name for p in graph.projections}
     per = dict(weight_planes) if isinstance(weight_planes, Mapping) else {}
     unknown = sorted(set(per) - names)
@@ -483,19 +496,34 @@ def _planes_per_layer(graph: RuntimeGraph, weight_planes: int | Mapping[str, int
         raise UserError(f"weight_planes names {unknown[0]!r}, not a synapse layer of the graph (layers: "
                         f"{', '.join(sorted(names))})")
     for v in list(per.values()) + ([] if isinstance(weight_planes, Mapping) else [weight_planes]):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 1 <= v <= MAX_WEIGHT_PLANES:
-            raise UserError(f"weight_planes must be an integer from 1 to {MAX_WEIGHT_PLANES}, got {v!r}")
-    default = 1 if isinstance(weight_planes, Mapping) else int(weight_planes)
-    return lambda name: int(per.get(name, default))
+        if v != EXACT and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                           or not 1 <= v <= MAX_WEIGHT_PLANES):
+            raise UserError(f"weight_planes must be an integer from 1 to {MAX_WEIGHT_PLANES} or {EXACT!r}, got {v!r}")
+    default = 1 if isinstance(weight_planes, Mapping) else weight_planes
+    return lambda name: per.get(name, default) if per.get(name, default) == EXACT else int(per.get(name, default))
 
 
-def _quant_planes(targets: list[np.ndarray], n: int, mixed: bool) -> list[tuple[int, str, list[np.ndarray]]]:
-    """Up to ``n`` weight planes for a synapse layer's target matrices (in mantissa units x
-    2**exp): plane 1 as :func:`_quant_weights`, plane k+1 the 8-bit rounding of what planes 1..k
-    leave (``residual = target - sum_j wq_j 2**exp_j``), its exponent never below
-    :data:`PLANE_EXP_MIN`; a plane whose residual rounds to all zeros is left out."""
+def _quant_planes(targets: list[np.ndarray], n: PlaneSpec, mixed: bool) -> list[tuple[int, str, list[np.ndarray]]]:
+    """Weight planes for a synapse layer's target matrices (in mantissa units x 2**exp).
+
+    ``n`` planes: plane 1 as :func:`_quant_weights`, plane k+1 the 8-bit rounding of what planes
+    1..k leave (``residual = target - sum_j wq_j 2**exp_j``), its exponent never below
+    :data:`PLANE_EXP_MIN`; a plane whose residual rounds to all zeros is left out.
+    :data:`EXACT`: plane 1, then its residual rounded to integers and split into an EXCITATORY
+    and an INHIBITORY plane at exponent 0 (8-bit magnitudes, no MIXED lost bit): every weight on
+    the grid of one activation unit and every sum exact (no floor from Lava's shift).  Where plane
+    1's exponent is negative (weights below ~128 units: the integer grid would be coarser than
+    the planes) it falls back to two planes."""
     planes = [_quant_weights(targets, mixed=mixed)]
     resid = [t - q * 2.0 ** planes[0][0] for t, q in zip(targets, planes[0][2])]
+    if n == EXACT:
+        if planes[0][0] < 0:
+            return _quant_planes(targets, 2, mixed)
+        qs = [np.clip(np.round(r), -255, 255).astype(np.int64) for r in resid]  # |r| <= 2**exp_1 (<= 128 in Loihi 2's range)
+        for mode, part in (("EXCITATORY", [np.maximum(q, 0) for q in qs]), ("INHIBITORY", [np.minimum(q, 0) for q in qs])):
+            if any(np.any(q) for q in part):
+                planes.append((0, mode, part))
+        return planes
     while len(planes) < n and any(np.any(r) for r in resid):
         exp, mode, qs = _quant_weights(resid, exp_min=PLANE_EXP_MIN)
         if not any(np.any(q) for q in qs):

@@ -405,7 +405,8 @@ def test_executor_conforms(case: str, executor: Executor) -> None:
     assert worst <= FLOAT_TOL
 
 
-@pytest.mark.parametrize("case,planes", [("branching", 2), ("conv2d_pool", 2), ("branching", 3)])
+@pytest.mark.parametrize("case,planes", [("branching", 2), ("conv2d_pool", 2), ("branching", 3),
+                                         ("conv2d_pool", "exact")])
 def test_weight_planes_bit_exact_and_closer_to_float(case: str, planes: int) -> None:
     """``quantize(weight_planes=N)``: planes 2..N (further synapse processes per layer) carry the
     residual of the planes before; Lava fixed_pt stays bit-identical to the emulator and spikes
@@ -418,7 +419,10 @@ def test_weight_planes_bit_exact_and_closer_to_float(case: str, planes: int) -> 
     q2 = quantize(rg, input_range=1.0, weight_planes=planes)
     # a plane is left out where the planes before already hold the weights exactly (or the
     # residual rounds to 0 at Loihi 2's lowest exponent, -8)
-    assert max(len(qp.planes) for qp in q2.projections) == planes
+    assert max(len(qp.planes) for qp in q2.projections) == (3 if planes == "exact" else planes)
+    if planes == "exact":  # plane 1, then the residual in whole activation units: no shift, no floor
+        assert all(pl.weight_exp == 0 and pl.sign_mode != "MIXED" for qp in q2.projections
+                   if qp.weight_exp >= 0 for pl in qp.planes[1:])
     assert all(pl.weight_exp >= -8 for qp in q2.projections for pl in qp.planes[1:])
     ref = Emulator(rg, "fixed_pt", q2).run(x)
     got = _records(run_lava(rg, x, "fixed_pt", quant=q2, progress=False))

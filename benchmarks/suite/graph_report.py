@@ -177,11 +177,13 @@ def quantization_figures(net, run, float_run=None) -> dict | None:
     out = {"input_scale": fig(q.input_scale, "integers per input unit", "simulated"),
            "input_range": fig(net.quant_input_range, "input units", "measured", net.quant_origin),
            "layers": [str(e) for e in q.errors], "warnings": list(q.warnings),
-           "weight_planes": {qp.name: len(qp.planes) for qp in q.projections if qp.terms}}
+           "weight_planes": {qp.name: len(qp.planes) for qp in q.projections if qp.terms},
+           "weight_plane_formats": {qp.name: [f"exp {pl.weight_exp} {pl.sign_mode}" for pl in qp.planes]
+                                    for qp in q.projections if qp.terms}}
     if getattr(net, "plane_choice", None) is not None:
-        out["weight_planes_choice"] = {"rule": "per layer the fewest planes (greedy from the input) reaching 99% "
-                                               "spike agreement with float on the choice input",
-                                       "tried": net.plane_choice.tried}
+        out["weight_planes_choice"] = {"rule": "per layer the cheapest of 1, 2, exact, 3 planes (greedy from the "
+                                               "input) reaching 99% spike agreement with float on the choice input",
+                                       "chosen": net.plane_choice.planes, "tried": net.plane_choice.tried}
     if float_run is not None:
         out["agreement_with_float"] = spike_agreement(float_run, run)
     return out

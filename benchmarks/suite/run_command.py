@@ -95,14 +95,14 @@ def quantize_on_input(net, x, weight_planes: int | str) -> None:
 
 
 def parse_weight_planes(text: str) -> int | str:
-    """``--weight-planes``: an integer from 1 to 4, or ``auto``."""
+    """``--weight-planes``: an integer from 1 to 4, ``exact`` or ``auto``."""
     from ucfdvs.neuro_runtime.quantize import MAX_WEIGHT_PLANES
 
-    if text == "auto":
+    if text in ("auto", "exact"):
         return text
     if text.isdigit() and 1 <= int(text) <= MAX_WEIGHT_PLANES:
         return int(text)
-    raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WEIGHT_PLANES} or auto, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WEIGHT_PLANES}, exact or auto, got {text!r}")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -133,9 +133,10 @@ def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
 def add_weight_planes(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weight-planes", type=parse_weight_planes, default=1,
                         help="fixed point: 8-bit weight planes per synapse layer, 1 to 4 (plane k+1, a further "
-                             "synapse process, carries the residual of planes 1..k: 2 planes ~15-bit weights), or "
-                             "auto: per layer the fewest planes (up to 3) reaching 99%% spike agreement with float "
-                             "on --calibrate C.npy, else on --input itself (default %(default)s)")
+                             "synapse process, carries the residual of planes 1..k: 2 planes ~15-bit weights); exact "
+                             "(plane 1 + its residual in whole activation units, excitatory and inhibitory: 3 "
+                             "processes, no floor); or auto: per layer the cheapest of 1, 2, exact, 3 reaching 99%% "
+                             "spike agreement with float on --calibrate C.npy, else on --input itself (default %(default)s)")
 
 
 def add_run_command(commands: argparse._SubParsersAction) -> None:
