@@ -4,7 +4,8 @@ Graphs: the NIR paper's three files (``../shared/nir_paper/``: the Norse LIF on 
 spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % density, 100 steps, 16
 samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
 density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
-(their ``graph.nir`` and test ``inputs.npy``, first 64 samples).  Each graph is loaded with
+(their ``graph.nir`` and test ``inputs.npy``: the first 64 samples; the other 296 are the separate
+set).  Each graph is loaded with
 :func:`neuro_runtime.sources.load_foreign`, quantised six ways (:data:`MODES`: node scales from
 worst-case bounds with one, two or three weight planes per synapse layer or ``"exact"`` planes;
 calibrated on a separate
@@ -64,7 +65,7 @@ def digits_cases(folder: Path, n: int = 64) -> dict[str, tuple[Path, dict, Calla
         meta = json.loads((net / "meta.json").read_text())
         x = np.load(net / "inputs.npy").astype(np.float64)
         out[f"digits_{net.name}"] = (net / "graph.nir", {"source": meta["source"]},
-                                     lambda seed, x=x: x[:n] if seed == 0 else x[-n:])
+                                     lambda seed, x=x: x[:n] if seed == 0 else x[n:])
     return out
 
 
