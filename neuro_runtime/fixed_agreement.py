@@ -125,9 +125,6 @@ class PlaneChoice:
     report: AgreementReport
     tried: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"planes": self.planes, "agreement": self.report.to_dict(), "tried": self.tried}
-
 
 def choose_weight_planes(graph: RuntimeGraph, x: np.ndarray, *, goal: float = AGREEMENT_GOAL,
                          max_planes: int = AUTO_MAX_PLANES, min_gain: float = 0.005,

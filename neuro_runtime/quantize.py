@@ -6,7 +6,7 @@ Formats (lava-nc 0.10 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``):
 * vth: 17-bit unsigned, compared as ``v > vth << 6``
 * bias: 13-bit signed mantissa << 3-bit exponent (0..7), added to v unshifted
 * u, v: 24 bit (u wraps, v clips)
-* weights: 8-bit mantissa, one ``weight_exp`` per synapse layer (projection); mixed-sign layers
+* weights: 8-bit mantissa, one ``weight_exp`` per synapse process (weight plane); mixed-sign layers
   use even values in [-256, 254] (Lava truncates the LSB in MIXED mode), single-sign layers
   0..255 / -255..0
 * activation: Lava shifts ``a_in`` left by 6 before adding it to u
