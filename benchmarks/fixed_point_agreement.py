@@ -4,13 +4,20 @@ Graphs: the NIR paper's three files (``../shared/nir_paper/``: the Norse LIF on 
 spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % density, 100 steps, 16
 samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
 density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
-(their ``graph.nir`` and test ``inputs.npy``, first 64 samples).  Each graph is loaded with
-:func:`neuro_runtime.sources.load_foreign`, quantised four ways (worst-case bounds or calibrated
-on a separate input set of the same kind; one or two weight planes) and run in the float and fixed-point emulators
+(their ``graph.nir`` and test ``inputs.npy``: the first 64 samples; the other 296 are the separate
+set).  Each graph is loaded with
+:func:`neuro_runtime.sources.load_foreign`, quantised six ways (:data:`MODES`: node scales from
+worst-case bounds with one, two or three weight planes per synapse layer or ``"exact"`` planes;
+calibrated on a separate
+input set of the same kind, one plane; ``auto``: planes per layer chosen on that separate set,
+:func:`neuro_runtime.fixed_agreement.choose_weight_planes`), integer inputs sent as they are
+(``S_in = 1``), and run in the float and fixed-point emulators on the test input
 (:func:`neuro_runtime.fixed_agreement.fixed_agreement`; the emulator's fixed point is
-bit-identical to Lava ``fixed_pt``).
+bit-identical to Lava ``fixed_pt``).  Per mode: planes per layer, synapse processes (layers x
+planes) and synapses (non-zero mantissas of every plane), :func:`benchmarks.suite.resources.loihi2_resources`.
 
     python -m ucfdvs.benchmarks.fixed_point_agreement [--shared ../shared] [--digits DIR] [--out FILE]
+        [--graphs NAME,...]
 """
 
 from __future__ import annotations
@@ -25,8 +32,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
-from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
+from ucfdvs.benchmarks.suite.constants import load_constants
+from ucfdvs.benchmarks.suite.resources import loihi2_resources
+from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.fixed_agreement import choose_weight_planes, fixed_agreement
 from ucfdvs.neuro_runtime.graph_check import load_graph
+from ucfdvs.neuro_runtime.quantize import quantize
 from ucfdvs.neuro_runtime.sources import load_foreign
 
 
@@ -54,11 +65,18 @@ def digits_cases(folder: Path, n: int = 64) -> dict[str, tuple[Path, dict, Calla
         meta = json.loads((net / "meta.json").read_text())
         x = np.load(net / "inputs.npy").astype(np.float64)
         out[f"digits_{net.name}"] = (net / "graph.nir", {"source": meta["source"]},
-                                     lambda seed, x=x: x[:n] if seed == 0 else x[-n:])
+                                     lambda seed, x=x: x[:n] if seed == 0 else x[n:])
     return out
 
 
-def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray]) -> dict[str, Any]:
+MODES = ("one_plane", "calibrated", "two_planes", "three_planes", "exact", "auto")
+
+
+def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray],
+            modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+    """Agreement of every quantisation mode on the graph's test input (``inputs(0)``); the
+    calibration and the ``auto`` plane choice use a separate input set (``inputs(1)``)."""
+    constants = load_constants()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         graph, record = load_foreign(path, **load_kw)
@@ -69,15 +87,31 @@ def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray]) -> d
         x = x.reshape(x.shape[0], x.shape[1], -1)
         cal = inputs(1)
         cal = cal.reshape(cal.shape[0], cal.shape[1], -1)
+        integer = bool(np.array_equal(x, np.round(x)) and np.array_equal(cal, np.round(cal)))
         row: dict[str, Any] = {"neurons": sum(s.size for s in rg.neurons.values()), "reset": rg.reset,
-                               "samples": int(x.shape[0]), "steps": int(x.shape[1])}
-        bound = {"input_range": float(np.abs(x).max()) or 1.0}
-        modes = (("bounds", bound), ("calibrated", {"calibration": cal}),
-                 ("two_planes", {**bound, "weight_planes": 2}), ("two_planes_calibrated", {"calibration": cal, "weight_planes": 2}))
-        for mode, kw in modes:
+                               "samples": int(x.shape[0]), "steps": int(x.shape[1]), "integer_input": integer}
+        ref = Emulator(rg, "floating_pt").run(x)
+        bound = {"input_range": float(np.abs(x).max()) or 1.0, "integer_input": integer}
+        kws = {"one_plane": bound, "calibrated": {"calibration": cal, "integer_input": integer},
+               "two_planes": {**bound, "weight_planes": 2}, "three_planes": {**bound, "weight_planes": 3},
+               "exact": {**bound, "weight_planes": "exact"}}
+        for mode in modes:
             t0 = time.perf_counter()
-            rep = fixed_agreement(rg, x, **kw)
-            row[mode] = {**rep.to_dict(), "seconds": round(time.perf_counter() - t0, 2)}
+            choice = None
+            if mode == "auto":
+                choice = choose_weight_planes(rg, cal, **bound)
+                quant = choice.quant
+            else:
+                quant = quantize(rg, **kws[mode])
+            rep = fixed_agreement(rg, x, quant=quant, reference=ref)
+            res = loihi2_resources(rg, constants, quant)
+            row[mode] = {**rep.to_dict(), "seconds": round(time.perf_counter() - t0, 2),
+                         "weight_planes": {qp.name: len(qp.planes) for qp in quant.projections if qp.terms},
+                         "synapse_processes": res.synapse_processes, "synapses": res.synapses,
+                         "synaptic_memory_kib": round(res.memory_kib, 1)}
+            if choice is not None:
+                row[mode]["chosen"] = choice.planes
+                row[mode]["tried_on_calibration_set"] = choice.tried
     return row
 
 
@@ -86,8 +120,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     ap.add_argument("--digits", type=Path, default=results_dir() / "digits")
     ap.add_argument("--out", type=Path, default=results_dir() / "fixed_point_agreement.json")
+    ap.add_argument("--graphs", help="comma-separated graph names to run (default: all)")
     args = ap.parse_args(argv)
     cases = {**paper_cases(args.shared), **digits_cases(args.digits)}
+    if args.graphs:
+        keep = args.graphs.split(",")
+        unknown = sorted(set(keep) - set(cases))
+        if unknown:
+            raise SystemExit(f"unknown graph {unknown[0]!r} (known: {', '.join(cases)})")
+        cases = {k: v for k, v in cases.items() if k in keep}
     results: dict[str, Any] = {"machine": describe_machine(), "graphs": {}}
     for name, (path, kw, inputs) in cases.items():
         if not path.exists():
@@ -95,11 +136,13 @@ def main(argv: list[str] | None = None) -> None:
             continue
         row = measure(path, kw, inputs)
         results["graphs"][name] = row
-        for mode in ("bounds", "calibrated", "two_planes", "two_planes_calibrated"):
+        for mode in MODES:
             r = row[mode]
             layers = ", ".join(f"{k} {v['agreement']:.4f} ({v['float_spikes']}/{v['fixed_spikes']})"
                                for k, v in r["layers"].items() if v["rel_rms"] is None)
-            print(f"{name} [{mode}]: decisions {r['decisions']}; spikes agree (float/fixed): {layers}", flush=True)
+            print(f"{name} [{mode}]: decisions {r['decisions']}; spikes agree (float/fixed): {layers}; "
+                  f"planes {r['weight_planes']}, {r['synapse_processes']} synapse processes, "
+                  f"{r['synapses']} synapses ({r['seconds']} s)", flush=True)
     save_results(args.out, results)
     print(f"saved {args.out}")
 

@@ -73,10 +73,10 @@ class Emulator:
         else:
             q = self.quant
             for p, qp in zip(g.projections, q.projections):
-                for t in qp.terms:
-                    self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.wq.T.astype(np.float64)), qp.weight_exp))
-                for t in qp.lo_terms:  # second weight plane (weight_planes=2): its own synapse process
-                    self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.wq.T.astype(np.float64)), qp.lo_exp))
+                for plane in qp.planes:  # each weight plane: its own synapse process and exponent
+                    for t in plane.terms:
+                        self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.wq.T.astype(np.float64)),
+                                                 plane.weight_exp))
                 for t in p.terms:
                     if t.delay == 0:  # direct wire: identity, exponent unused
                         self.into[p.dst].append((p.src, 0, None, 0))

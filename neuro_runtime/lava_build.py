@@ -282,10 +282,9 @@ def build_lava(
     qproj = {qp.name: qp for qp in quant.projections} if fixed else {}
     for p in g.projections:
         qp = qproj.get(p.name)
-        # fixed point: one weight plane (8-bit mantissas, one exponent), or two (weight_planes=2)
-        planes = [({t.delay: t.wq for t in qp.terms}, qp.weight_exp, qp.sign_mode)] if qp else [({}, 0, None)]
-        if qp and qp.lo_terms:
-            planes.append(({t.delay: t.wq for t in qp.lo_terms}, qp.lo_exp, qp.lo_sign_mode))
+        # fixed point: one synapse process per weight plane (8-bit mantissas, its own exponent)
+        planes = ([({t.delay: t.wq for t in pl.terms}, pl.weight_exp, pl.sign_mode) for pl in qp.planes]
+                  if qp else [({}, 0, None)])
         for t, (qterms, exp, mode) in ((t, pl) for t in p.terms for pl in planes):
             if t.delay == 0:
                 if qterms is planes[0][0]:

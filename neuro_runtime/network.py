@@ -42,6 +42,7 @@ import numpy as np
 
 from ucfdvs.errors import UserError
 from ucfdvs.neuro_runtime.emulator import Emulator
+from ucfdvs.neuro_runtime.fixed_agreement import PlaneChoice, choose_weight_planes
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
 from ucfdvs.neuro_runtime.native_fixed import quantize_native
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
@@ -133,8 +134,10 @@ class Network:
             self.shapes[name] = shape if shape and int(np.prod(shape, dtype=np.int64)) == g.size(name) else (g.size(name),)
         self._quant: QuantizedGraph | None = None
         self._quant_automatic = False  # chosen by a fixed run from its own input, not by quantize()
+        self._quant_integer = False  # chosen for integer inputs (sent as they are)
         self.quant_input_range: float | None = None
         self.quant_origin = ""
+        self.plane_choice: PlaneChoice | None = None
 
     # -- inspection ----------------------------------------------------------------------------
     def latency(self) -> dict[str, int | None]:
@@ -159,16 +162,23 @@ class Network:
 
     # -- fixed point -----------------------------------------------------------------------------
     def quantize(self, calibration: Any = None, input_range: float | None = None,
-                 weight_planes: int = 1) -> QuantizedGraph:
+                 weight_planes: int | str | Mapping[str, int | str] = 1, choice_input: Any = None,
+                 integer_input: bool | None = None) -> QuantizedGraph:
         """Choose Loihi fixed-point parameters, kept for later fixed runs.  ``calibration``: input
         sequences as :meth:`run` takes them; the input scale comes from their largest ``|x|`` and
         every node's scale from the membrane ranges of a float run of them (:func:`quantize`);
         without it the input scale comes from ``input_range`` (default 1.0) and node scales from
-        worst-case bounds.  ``weight_planes=2``: a second synapse process per layer carries the
-        8-bit weights' residual (~15-bit weights, :func:`quantize`).  A lava-dl network (source
-        ``lava-dl``) keeps its own integers where they sit on Loihi's grid
+        worst-case bounds.  ``weight_planes``: 8-bit weight planes per synapse layer (1 to 4,
+        ``"exact"``, or ``{layer: value}``; plane k+1 carries the residual of planes 1..k in a
+        further synapse process, :func:`quantize`), or ``"auto"``: per layer the cheapest setting
+        (1, 2, exact, 3) that brings each spiking layer to 99 % spike agreement with float on
+        ``choice_input`` (default: ``calibration``; one of them is needed),
+        :func:`fixed_agreement.choose_weight_planes`, kept in ``self.plane_choice``.
+        ``integer_input``: the input holds integers (events, counts) and is sent as it is
+        (``S_in = 1``); default: True when the calibration (or choice) input is all integers.  A
+        lava-dl network (source ``lava-dl``) keeps its own integers where they sit on Loihi's grid
         (:func:`neuro_runtime.native_fixed.quantize_native`; ``quant.origins`` per node)."""
-        cal = None
+        cal = choice = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
             input_range = float(np.abs(cal).max()) or 1.0
@@ -177,28 +187,49 @@ class Network:
             origin = "given input range (node scales from bounds)"
         else:
             input_range, origin = 1.0, "default input range 1.0 (node scales from bounds)"
+        if weight_planes == "auto":
+            if choice_input is None and cal is None:
+                raise UserError("weight_planes='auto' chooses the planes on an input: give calibration= or choice_input=")
+            choice = self.check_input(choice_input, "choice input") if choice_input is not None else cal
+        elif isinstance(weight_planes, str) and weight_planes != "exact":
+            raise UserError(f"weight_planes must be 1 to 4, 'exact', a mapping or 'auto', got {weight_planes!r}")
+        if integer_input is None:
+            seen = [a for a in (cal, choice) if a is not None]
+            integer_input = bool(seen) and all(_is_integer(a) for a in seen)
+        kw = dict(input_range=input_range, calibration=cal, integer_input=integer_input)
+        self.plane_choice = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            quantizer = quantize_native if self.source.source == "lava-dl" else quantize
-            self._quant = quantizer(self.graph, input_range=input_range, calibration=cal, weight_planes=weight_planes)
+            if choice is not None:
+                self.plane_choice = choose_weight_planes(self.graph, choice, **kw)
+                self._quant = self.plane_choice.quant
+            else:
+                quantizer = quantize_native if self.source.source == "lava-dl" else quantize
+                self._quant = quantizer(self.graph, weight_planes=weight_planes, **kw)
         self.quant_input_range, self.quant_origin = input_range, origin
-        self._quant_automatic = False
+        self._quant_automatic, self._quant_integer = False, integer_input
         return self._quant
 
-    def _fixed_point_for(self, peak: float) -> QuantizedGraph:
-        """The fixed-point parameters for a run whose input peaks at ``peak`` (max ``|x|``): those of
-        :meth:`quantize` (with a warning when ``peak`` exceeds their input range), or parameters chosen
-        from the run's input, chosen again when a later run's input exceeds them."""
+    def _fixed_point_for(self, peak: float, integer: bool) -> QuantizedGraph:
+        """The fixed-point parameters for a run whose input peaks at ``peak`` (max ``|x|``; ``integer``:
+        all its values are integers): those of :meth:`quantize` (with a warning when ``peak`` exceeds
+        their input range), or parameters chosen from the run's input, chosen again when a later
+        run's input exceeds them."""
         peak = peak or 1.0
-        if self._quant is None or (self._quant_automatic and peak > self.quant_input_range):
-            quant = self.quantize(input_range=peak)
+        outside = peak > self.quant_input_range if self._quant is not None else True
+        fractional = self._quant_integer and not integer
+        if self._quant is None or (self._quant_automatic and (outside or fractional)):
+            quant = self.quantize(input_range=peak, integer_input=integer)
             self.quant_origin, self._quant_automatic = "this run's input (max |x|)", True
             return quant
-        if peak > self.quant_input_range:
+        if outside:
             warnings.warn(
                 f"{self.where}: input max |x| {peak:.4g} exceeds the fixed-point input range "
                 f"{self.quant_input_range:.4g} ({self.quant_origin}); states may saturate: quantize again "
                 "with this input as calibration", QuantizationWarning, stacklevel=3)
+        if fractional:
+            warnings.warn(f"{self.where}: fixed point was chosen for integer inputs (sent as they are); this "
+                          "input has fractions, which are rounded away", QuantizationWarning, stacklevel=3)
         return self._quant
 
     @property
@@ -240,7 +271,7 @@ class Network:
         pad = self.flush_steps() if flush else 0
         if pad:
             xs = np.concatenate([xs, np.zeros((xs.shape[0], pad, xs.shape[2]))], axis=1)
-        quant = self._fixed_point_for(float(np.abs(xs).max())) if prec == "fixed_pt" else None
+        quant = self._fixed_point_for(float(np.abs(xs).max()), _is_integer(xs)) if prec == "fixed_pt" else None
         t0 = time.perf_counter()
         if backend == "emu":
             rec = Emulator(self.graph, prec, quant).run(xs)
@@ -281,7 +312,9 @@ class Network:
         seqs = [c[0] for c in checked]
         if not seqs:
             raise UserError("no sequences to run")
-        quant = self._fixed_point_for(max(float(np.abs(s).max()) for s in seqs)) if prec == "fixed_pt" else None
+        quant = None
+        if prec == "fixed_pt":
+            quant = self._fixed_point_for(max(float(np.abs(q).max()) for q in seqs), all(_is_integer(q) for q in seqs))
         if backend == "lava":
             from ucfdvs.neuro_runtime.lava_run import run_lava
 
@@ -451,3 +484,8 @@ def load_inputs(path: str | Path, net: Network) -> Any:
     if isinstance(arrays, dict):
         return {k: (a if a.ndim == len(net.input_shapes[k]) + 2 else a[None]) for k, a in arrays.items()}
     return arrays if arrays.ndim == len(net.input_shape) + 2 else arrays[None]
+
+
+def _is_integer(x: np.ndarray) -> bool:
+    """Whether every value of ``x`` is an integer (events, spike counts)."""
+    return bool(np.array_equal(x, np.round(x)))

@@ -6,7 +6,7 @@ Formats (lava-nc 0.10 ``PyLifModelBitAcc`` / ``PyDenseModelBitAcc``):
 * vth: 17-bit unsigned, compared as ``v > vth << 6``
 * bias: 13-bit signed mantissa << 3-bit exponent (0..7), added to v unshifted
 * u, v: 24 bit (u wraps, v clips)
-* weights: 8-bit mantissa, one ``weight_exp`` per synapse layer (projection); mixed-sign layers
+* weights: 8-bit mantissa, one ``weight_exp`` per synapse process (weight plane); mixed-sign layers
   use even values in [-256, 254] (Lava truncates the LSB in MIXED mode), single-sign layers
   0..255 / -255..0
 * activation: Lava shifts ``a_in`` left by 6 before adding it to u
@@ -29,12 +29,24 @@ sends ``v >> msg_shift``, ``msg_shift`` raised from 6 (to at most 16) where its 
 scale would push their exponent below Loihi 2's -8 (coarser LI messages; reported per LI node).  The input scale
 is lowered (at most 4 bits) where an input layer would need an exponent below -8, and an Output's
 scale raised where one of its layers would (both only move exponents, mantissas keep 8 bits).
+
+Weight planes (``weight_planes=N``, or per layer): a synapse layer's weight is the sum of up to N
+8-bit planes, each its own Lava synapse process with its own exponent and sign mode; plane k+1
+rounds what planes 1..k leave, with an exponent about 8 lower but never below Loihi 2's -8.  Lava
+shifts each process's sum on its own (``a >> -exp`` floors), so every plane with a negative
+exponent adds a floor of up to one activation unit per step: a third plane (at -8) usually
+costs more agreement than it buys.  ``"exact"`` planes avoid the floor: plane 1, then its residual
+rounded to whole activation units in an EXCITATORY and an INHIBITORY plane at exponent 0.  An integer input (``integer_input=True``: events, counts) is
+sent as it is (``S_in = 1``), which lifts the input layers' exponents by ~10 bits above the
+graded 12-bit scale and leaves their planes room above -8.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Union
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,16 +95,36 @@ class QTerm:
 
 
 @dataclass
-class QProjection:
-    name: str
-    src: str
-    dst: str
+class QPlane:
+    """One weight plane of a synapse layer: 8-bit mantissas with one exponent and sign mode, run as
+    its own Lava synapse process; the layer's weight is ``sum over planes of wq * 2**weight_exp``."""
+
     weight_exp: int
     sign_mode: str  # "MIXED" | "EXCITATORY" | "INHIBITORY"
     terms: list[QTerm]
-    lo_terms: list[QTerm] = field(default_factory=list)  # second plane: the residual, own exponent
-    lo_exp: int = 0
-    lo_sign_mode: str = "MIXED"
+
+
+@dataclass
+class QProjection:
+    """A synapse layer in fixed point: ``planes[0]`` holds the 8-bit weights, each further plane
+    the residual of the planes before it (``quantize(weight_planes=...)``)."""
+
+    name: str
+    src: str
+    dst: str
+    planes: list[QPlane]
+
+    @property
+    def weight_exp(self) -> int:
+        return self.planes[0].weight_exp
+
+    @property
+    def sign_mode(self) -> str:
+        return self.planes[0].sign_mode
+
+    @property
+    def terms(self) -> list[QTerm]:
+        return self.planes[0].terms
 
 
 @dataclass
@@ -176,9 +208,10 @@ def _natural_exp(m: float, lim: float = 254.0) -> int:
     return math.ceil(math.log2(m / lim))
 
 
-def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, list[np.ndarray]]:
+def _quant_weights(w: list[np.ndarray], mixed: bool = False,
+                   exp_min: int | None = None) -> tuple[int, str, list[np.ndarray]]:
     """Shared exponent and 8-bit mantissas for a list of matrices (one synapse layer);
-    ``mixed``: MIXED sign mode whatever the signs."""
+    ``mixed``: MIXED sign mode whatever the signs; ``exp_min``: the lowest exponent allowed."""
     allw = np.concatenate([m.reshape(-1) for m in w]) if w else np.zeros(1)
     lo, hi = float(allw.min()), float(allw.max())
     if mixed:
@@ -193,6 +226,8 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
     if m == 0:
         return 0, mode, [np.zeros(x.shape, dtype=np.int64) for x in w]
     exp = _natural_exp(m, lim)
+    if exp_min is not None:
+        exp = max(exp, exp_min)
     out = []
     for x in w:
         y = x / 2.0 ** exp
@@ -210,8 +245,8 @@ def _quant_weights(w: list[np.ndarray], mixed: bool = False) -> tuple[int, str, 
 def quantize(
     graph: RuntimeGraph, *, input_range: float = 1.0, input_bits: int = 12, strict: bool = False,
     vth_bits: int = 16, align_exponents: bool = True, calibration: np.ndarray | None = None,
-    horizon: int = 256, weight_planes: int = 1, native_scales: dict[str, float] | None = None,
-    input_scale: float | None = None,
+    horizon: int = 256, weight_planes: PlaneSpec | Mapping[str, PlaneSpec] = 1, integer_input: bool = False,
+    native_scales: dict[str, float] | None = None, input_scale: float | None = None,
 ) -> QuantizedGraph:
     """Choose Loihi fixed-point parameters per layer (see module docstring).
 
@@ -223,16 +258,25 @@ def quantize(
     scale is chosen so that ``CALIBRATION_MARGIN`` times the largest ``|u|`` and ``|v|`` seen fits
     the 24-bit state (and ``input_range`` becomes their largest ``|x|``), instead of worst-case
     bounds.  ``horizon``: steps a non-leaky integrator (I, IF) is assumed to integrate for its
-    worst-case bound when no calibration is given.  ``weight_planes=2``: every synapse layer gets a
-    second Lava synapse process carrying the residual of its 8-bit weights (8 more bits, its own
-    exponent, 8 lower): ~15-bit weights for twice the synapse processes; exponent alignment is
-    then off (it would shift the residual out).  ``native_scales``: neuron node -> scale ``S`` used as
+    worst-case bound when no calibration is given.  ``weight_planes``: weight planes per synapse
+    layer, one count (1 to :data:`MAX_WEIGHT_PLANES`) for all or ``{layer name: count}`` (1 where
+    absent).  Plane k+1 is a further Lava synapse process carrying the residual of planes 1..k (8
+    more bits, its own exponent, about 8 lower, never below -8): two planes give ~15-bit weights
+    for twice the synapse processes and synaptic memory; ``"exact"`` (for all, or as a layer's
+    value): plane 1 plus its residual on the integer grid in an EXCITATORY and an INHIBITORY plane
+    at exponent 0 (three processes, no floor, see :func:`_quant_planes`).  Exponent alignment is
+    off as soon as one layer has more than one plane (it would shift the residual out).
+    ``integer_input``: the
+    input holds integers (events, spike counts; ``|x| <= input_range``), sent as they are
+    (``S_in = 1``, raised only where an input layer's exponent would pass 7): lossless, and it
+    lifts the input layers' exponents by ~10 bits, which leaves their weight planes room above
+    Loihi 2's lowest exponent.
+    ``native_scales``: neuron node -> scale ``S`` used as
     given (no choice from bounds; pass ``align_exponents=False``) and ``input_scale``: ``S_in`` as
     given, for networks already on Loihi's grid (:mod:`neuro_runtime.native_fixed`).
     """
-    if weight_planes not in (1, 2):
-        raise UserError(f"weight_planes must be 1 or 2, got {weight_planes}")
-    if weight_planes == 2:
+    planes_of = _planes_per_layer(graph, weight_planes)
+    if any(planes_of(p.name) != 1 for p in graph.projections):
         align_exponents = False
     cal = None
     if calibration is not None:
@@ -303,6 +347,8 @@ def quantize(
     if align_exponents:
         _align_exponents(graph, scales, msg_shifts, src_max)
         s_in = _align_input_scale(graph, scales, s_in)
+    if integer_input:
+        s_in = _integer_input_scale(graph, scales)
     if input_scale is not None:
         s_in = input_scale
 
@@ -416,37 +462,90 @@ def quantize(
         su = units(p.src)
         syn = [t for t in p.terms if t.delay > 0]
         targets = [t.matrix * dst_units / su for t in syn]
-        exp, mode, qs = _quant_weights(targets, mixed=align_exponents and not graph.is_graded(p.src))
-        qterms = [QTerm(t.delay, q) for t, q in zip(syn, qs)]
-        lo_exp, lo_mode, lo_terms = 0, "MIXED", []
-        if weight_planes == 2 and syn:
-            resid = [tg - q * 2.0 ** exp for tg, q in zip(targets, qs)]
-            if any(np.any(r) for r in resid):
-                lo_exp, lo_mode, lq = _quant_weights(resid)
-                lo_terms = [QTerm(t.delay, q) for t, q in zip(syn, lq)]
-                qs = [q * 2.0 ** exp + lo * 2.0 ** lo_exp for q, lo in zip(qs, lq)]
-                exp_back = 0
-            else:
-                exp_back = exp
-        else:
-            exp_back = exp
+        planes = _quant_planes(targets, planes_of(p.name), mixed=align_exponents and not graph.is_graded(p.src))
+        qplanes = [QPlane(exp, mode, [QTerm(t.delay, q) for t, q in zip(syn, qs)]) for exp, mode, qs in planes]
         if syn:
-            back = [q * 2.0 ** exp_back * su / dst_units for q in qs]
+            got_q = [sum(qs[i] * 2.0 ** exp for exp, _, qs in planes) for i in range(len(syn))]
             ref = np.concatenate([t.matrix.ravel() for t in syn])
-            got = np.concatenate([b.ravel() for b in back])
+            got = np.concatenate([g_.ravel() * su / dst_units for g_ in got_q])
             nz = ref != 0
             lost = int(np.sum(nz & (got == 0)))
+            exp, mode = planes[0][0], planes[0][1]
             detail = f"weight_exp {exp}, {mode}, {lost} of {int(nz.sum())} non-zero weights round to 0"
+            if len(planes) > 1:
+                detail += "; further planes (exp, mode): " + ", ".join(f"{e} {m}" for e, m, _ in planes[1:])
             errors.append(LayerError(p.name, "synapses", _rel_rms(got, ref), float(np.max(np.abs(got - ref))), detail))
             if not -8 <= exp <= 7:
                 warn.append(f"layer '{p.name}': weight_exp {exp} is outside Loihi 2's range [-8, 7]")
             if nz.sum() and lost > 0.5 * nz.sum():
                 warn.append(f"layer '{p.name}': {lost} of {int(nz.sum())} non-zero weights quantise to 0")
-        qprojs.append(QProjection(p.name, p.src, p.dst, exp, mode, qterms, lo_terms, lo_exp, lo_mode))
+        qprojs.append(QProjection(p.name, p.src, p.dst, qplanes))
 
     for w in warn:
         warnings.warn(w, QuantizationWarning, stacklevel=2)
     return QuantizedGraph(graph, s_in, input_range, qneurons, qprojs, qoutputs, errors, warn)
+
+
+MAX_WEIGHT_PLANES = 4
+"""Most weight planes (Lava synapse processes) per synapse layer."""
+
+PLANE_EXP_MIN = -8
+"""Lowest weight exponent of Loihi 2; a residual plane never goes below it (coarser instead)."""
+
+
+EXACT = "exact"
+"""A layer's weight planes: plane 1 and its residual on the integer grid (see :func:`_quant_planes`)."""
+
+PlaneSpec = Union[int, str]
+"""Weight planes of one synapse layer: a count from 1 to :data:`MAX_WEIGHT_PLANES`, or :data:`EXACT`."""
+
+
+def _planes_per_layer(graph: RuntimeGraph, weight_planes: PlaneSpec | Mapping[str, PlaneSpec]
+                      ) -> Callable[[str], PlaneSpec]:
+    """``weight_planes`` (one value for every layer, or synapse layer name -> value, 1 where
+    absent) -> a function of the layer name; checks values and names."""
+    names = {p.name for p in graph.projections}
+    per = dict(weight_planes) if isinstance(weight_planes, Mapping) else {}
+    unknown = sorted(set(per) - names)
+    if unknown:
+        raise UserError(f"weight_planes names {unknown[0]!r}, not a synapse layer of the graph (layers: "
+                        f"{', '.join(sorted(names))})")
+    for v in list(per.values()) + ([] if isinstance(weight_planes, Mapping) else [weight_planes]):
+        if v != EXACT and (isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                           or not 1 <= v <= MAX_WEIGHT_PLANES):
+            raise UserError(f"weight_planes must be an integer from 1 to {MAX_WEIGHT_PLANES} or {EXACT!r}, got {v!r}")
+    default = 1 if isinstance(weight_planes, Mapping) else weight_planes
+    return lambda name: per.get(name, default) if per.get(name, default) == EXACT else int(per.get(name, default))
+
+
+def _quant_planes(targets: list[np.ndarray], n: PlaneSpec, mixed: bool) -> list[tuple[int, str, list[np.ndarray]]]:
+    """Weight planes for a synapse layer's target matrices (in mantissa units x 2**exp).
+
+    ``n`` planes: plane 1 as :func:`_quant_weights`, plane k+1 the 8-bit rounding of what planes
+    1..k leave (``residual = target - sum_j wq_j 2**exp_j``), its exponent never below
+    :data:`PLANE_EXP_MIN`; a plane whose residual rounds to all zeros is left out.
+    :data:`EXACT`: plane 1, then its residual rounded to integers and split into an EXCITATORY
+    and an INHIBITORY plane at exponent 0 (8-bit magnitudes, no MIXED lost bit): every weight on
+    the grid of one activation unit and every sum exact (no floor from Lava's shift).  Where plane
+    1's exponent is negative (weights below ~128 units: the integer grid would be coarser than
+    the planes) it falls back to two planes."""
+    planes = [_quant_weights(targets, mixed=mixed)]
+    resid = [t - q * 2.0 ** planes[0][0] for t, q in zip(targets, planes[0][2])]
+    if n == EXACT:
+        if planes[0][0] < 0:
+            return _quant_planes(targets, 2, mixed)
+        qs = [np.clip(np.round(r), -255, 255).astype(np.int64) for r in resid]  # |r| <= 2**exp_1 (<= 128 in Loihi 2's range)
+        for mode, part in (("EXCITATORY", [np.maximum(q, 0) for q in qs]), ("INHIBITORY", [np.minimum(q, 0) for q in qs])):
+            if any(np.any(q) for q in part):
+                planes.append((0, mode, part))
+        return planes
+    while len(planes) < n and any(np.any(r) for r in resid):
+        exp, mode, qs = _quant_weights(resid, exp_min=PLANE_EXP_MIN)
+        if not any(np.any(q) for q in qs):
+            break
+        planes.append((exp, mode, qs))
+        resid = [r - q * 2.0 ** exp for r, q in zip(resid, qs)]
+    return planes
 
 
 def _wmax(p: Projection) -> float:
@@ -482,6 +581,14 @@ def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: 
         exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / units)
                 for p in graph.projections if p.src == n and p.dst in scales and _wmax(p) > 0]
         msg_shifts[n] = min(_MSG_SHIFT_MAX, LI_MSG_SHIFT + max([0] + [-8 - e for e in exps]))
+
+
+def _integer_input_scale(graph: RuntimeGraph, scales: dict[str, float]) -> float:
+    """``S_in`` for an integer input: 1 (every value sent as it is), raised by powers of two only
+    where a layer from the input would need a weight exponent above 7 (still lossless)."""
+    exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT)) for p in graph.projections
+            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
+    return 2.0 ** max([0] + [e - 7 for e in exps])
 
 
 def _align_input_scale(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> float:

@@ -144,8 +144,9 @@ Per neuron population a scale ``S`` (v_fixed ~= S * v') is chosen by
              truncates the LSB in MIXED sign mode)
     u: 24-bit wrap, v: clipped to +-(2**23 - 1) (exactly Lava's code).
 
-With ``quantize(weight_planes=2)`` every synapse layer has a second process whose 8-bit weights
-(own exponent) carry the first one's residual; both add into the same ``a_in``.  Scales come from
+With ``quantize(weight_planes=N)`` a synapse layer has up to N processes (weight planes), plane
+k+1's 8-bit weights (own exponent, >= -8) carrying the residual of planes 1..k; all add into the
+same ``a_in``, each after its own shift (so each plane with a negative exponent floors its own sum).  Scales come from
 worst-case bounds, or from a float run on calibration inputs (``quantize(calibration=x)``).
 
 A graded Input is quantised to ``round(x * S_in)`` with ``S_in = 2**k`` chosen so that

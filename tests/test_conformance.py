@@ -405,17 +405,25 @@ def test_executor_conforms(case: str, executor: Executor) -> None:
     assert worst <= FLOAT_TOL
 
 
-@pytest.mark.parametrize("case", ["branching", "conv2d_pool"])
-def test_two_weight_planes_bit_exact_and_closer_to_float(case: str) -> None:
-    """``quantize(weight_planes=2)``: a second synapse process per layer carries the 8-bit weights'
-    residual; Lava fixed_pt stays bit-identical to the emulator and spikes move closer to float."""
+@pytest.mark.parametrize("case,planes", [("branching", 2), ("conv2d_pool", 2), ("branching", 3),
+                                         ("conv2d_pool", "exact")])
+def test_weight_planes_bit_exact_and_closer_to_float(case: str, planes: int) -> None:
+    """``quantize(weight_planes=N)``: planes 2..N (further synapse processes per layer) carry the
+    residual of the planes before; Lava fixed_pt stays bit-identical to the emulator and spikes
+    move closer to float."""
     pytest.importorskip("lava.magma.core.run_configs")
     from ucfdvs.neuro_runtime import run_lava
     from ucfdvs.neuro_runtime.fixed_agreement import fixed_agreement
 
     _, rg, x = _case(case)
-    q2 = quantize(rg, input_range=1.0, weight_planes=2)
-    assert all(qp.lo_terms for qp in q2.projections if qp.terms)
+    q2 = quantize(rg, input_range=1.0, weight_planes=planes)
+    # a plane is left out where the planes before already hold the weights exactly (or the
+    # residual rounds to 0 at Loihi 2's lowest exponent, -8)
+    assert max(len(qp.planes) for qp in q2.projections) == (3 if planes == "exact" else planes)
+    if planes == "exact":  # plane 1, then the residual in whole activation units: no shift, no floor
+        assert all(pl.weight_exp == 0 and pl.sign_mode != "MIXED" for qp in q2.projections
+                   if qp.weight_exp >= 0 for pl in qp.planes[1:])
+    assert all(pl.weight_exp >= -8 for qp in q2.projections for pl in qp.planes[1:])
     ref = Emulator(rg, "fixed_pt", q2).run(x)
     got = _records(run_lava(rg, x, "fixed_pt", quant=q2, progress=False))
     for name, value in ref.activity.items():
@@ -425,3 +433,38 @@ def test_two_weight_planes_bit_exact_and_closer_to_float(case: str) -> None:
     one = fixed_agreement(rg, x, quant=_quant(rg)).worst_spike_agreement
     two = fixed_agreement(rg, x, quant=q2).worst_spike_agreement
     assert two > one and two >= 0.99, (one, two)
+
+
+def test_auto_weight_planes_reach_the_goal_with_fewest_planes() -> None:
+    """``choose_weight_planes``: one plane where one reaches the goal (goal 0: no second trial);
+    otherwise more planes only into layers below it, every trial logged, and the chosen
+    parameters' agreement is the one a fresh ``fixed_agreement`` measures."""
+    from ucfdvs.neuro_runtime.fixed_agreement import choose_weight_planes, fixed_agreement
+
+    _, rg, x = _case("conv2d_pool")
+    lazy = choose_weight_planes(rg, x, goal=0.0, input_range=1.0)
+    assert set(lazy.planes.values()) == {1} and len(lazy.tried) == 1
+    one = fixed_agreement(rg, x, quant=_quant(rg))
+    assert one.worst_spike_agreement < 0.99  # the case needs more than one plane
+    choice = choose_weight_planes(rg, x, input_range=1.0)
+    assert max(choice.planes.values()) >= 2 and len(choice.tried) >= 2
+    assert choice.report.worst_spike_agreement >= 0.99, choice.tried
+    again = fixed_agreement(rg, x, quant=choice.quant)
+    assert again.to_dict() == choice.report.to_dict()
+    assert {qp.name: len(qp.planes) for qp in choice.quant.projections if qp.name in choice.planes} == choice.planes
+
+
+def test_integer_input_is_sent_as_it_is() -> None:
+    """``integer_input=True``: ``S_in = 1`` (events arrive as the integers 0/1), the input layer's
+    exponents rise by the ten bits the 12-bit graded scale took, and every residual plane stays
+    within Loihi 2's exponents (>= -8)."""
+    _, rg, _ = _case("conv2d_pool")
+    x = (np.random.default_rng(1).random((BATCH, STEPS, rg.input_size)) < 0.3).astype(float)
+    graded = quantize(rg, input_range=1.0, weight_planes=2)
+    exact = quantize(rg, input_range=1.0, weight_planes=2, integer_input=True)
+    assert graded.input_scale == 1024 and exact.input_scale == 1
+    np.testing.assert_array_equal(exact.quantize_input(x), x)
+    first = {qp.name: qp.weight_exp for qp in graded.projections if qp.src == rg.input_name}
+    assert {qp.name: qp.weight_exp for qp in exact.projections if qp.src == rg.input_name} == {
+        k: e + 10 for k, e in first.items()}
+    assert all(-8 <= pl.weight_exp <= 7 for qp in exact.projections for pl in qp.planes)

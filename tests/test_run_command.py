@@ -216,6 +216,37 @@ def test_two_weight_planes_replay_and_lava(tmp_path: Path) -> None:
         np.testing.assert_array_equal(lava.spikes[node], emu.spikes[node])
 
 
+def test_weight_planes_auto_and_their_cost_in_the_report(run_cli, tmp_path: Path) -> None:
+    """``--weight-planes auto`` on an event input: the input is sent as its integers (S_in = 1), the planes
+    chosen per layer (on the input itself) are in the report with every trial, and the resources
+    count each plane's synapses and synapse process; a count outside 1..4 is refused."""
+    path = write_graph(tmp_path, examples.recurrent_graph())
+    np.save(tmp_path / "x.npy", (np.random.default_rng(3).random((4, 15, 3)) < 0.4).astype(np.uint8))
+    reports = {}
+    for planes in ("1", "auto"):
+        out = tmp_path / planes
+        code, _, err = run_cli("run", "--nir", path, "--input", tmp_path / "x.npy", "--precision", "fixed",
+                               "--weight-planes", planes, "--out", out)
+        assert code == 0, err
+        reports[planes] = json.loads((out / "report.json").read_text())
+    q = reports["auto"]["quantization"]
+    assert q["input_scale"]["value"] == 1.0
+    graph = load_network(path).graph
+    layers = {p.name for p in graph.projections if p.dst in graph.neurons}
+    assert set(q["weight_planes"]) >= layers and max(q["weight_planes"].values()) >= 2
+    tried = q["weight_planes_choice"]["tried"]
+    assert set(tried[0]["planes"].values()) == {1} and len(tried) >= 2
+    res = {k: r["resources"]["total"] for k, r in reports.items()}
+    assert res["1"]["synapse_processes"]["value"] == len(layers)  # layers into neurons (Outputs: no core)
+    assert res["auto"]["synapse_processes"]["value"] == sum(q["weight_planes"][name] for name in layers)
+    assert res["auto"]["synapses"]["value"] > res["1"]["synapses"]["value"]
+    assert "weight_planes_choice" not in reports["1"]["quantization"]
+    with pytest.raises(SystemExit) as exit_:
+        run_cli("run", "--nir", path, "--input", tmp_path / "x.npy", "--precision", "fixed", "--weight-planes", "5",
+                "--out", tmp_path / "bad")
+    assert exit_.value.code == 2 and not (tmp_path / "bad").exists()
+
+
 @needs_paper
 @pytest.mark.parametrize("graph, source, shape, backends, precisions", [
     pytest.param("braille_noDelay_bias_zero.nir", "snntorch", (2, 20, 12), ("emu", "lava"), ("float", "fixed"),

@@ -81,12 +81,13 @@ def run_graph_bench(
     nir_path: str, input_path: str, out: Path, *, labels_path: str | None = None, reference: str | None = None,
     decision: str = "spike_count", dt: float | None = None, reset: str | None = None, source: str = "nir",
     flush: bool = False, lava_samples: int = 8, backends: tuple[str, ...] = BACKENDS,
-    constants_path: str | None = None, weight_planes: int = 1, force: bool = False,
+    constants_path: str | None = None, weight_planes: int | str = 1, force: bool = False,
 ) -> dict:
     """Run the suite and write ``out``; returns what ``results.json`` holds."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
     from ucfdvs.benchmarks.suite.graph_report import json_default, network_report
+    from ucfdvs.benchmarks.suite.run_command import quantize_on_input
     from ucfdvs.neuro_runtime.network import load_inputs, load_network
 
     if decision not in DECISIONS:
@@ -111,7 +112,7 @@ def run_graph_bench(
             raise UserError("--reference takes a graph with one Input (the source network's input)")
         ref_out = reference_outputs(load_reference(reference), raw, net, out_name)
     subset = spread_indices(x.shape[0], lava_samples)
-    net.quantize(input_range=float(np.abs(x).max()) or 1.0, weight_planes=weight_planes)
+    quantize_on_input(net, raw, weight_planes)
 
     entries: dict[str, dict] = {}
     runs: dict[str, Any] = {}

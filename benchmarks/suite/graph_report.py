@@ -177,7 +177,14 @@ def quantization_figures(net, run, float_run=None) -> dict | None:
     out = {"input_scale": fig(q.input_scale, "integers per input unit", "simulated"),
            "input_range": fig(net.quant_input_range, "input units", "measured", net.quant_origin),
            "layers": [str(e) for e in q.errors], "warnings": list(q.warnings),
-           "origins": dict(q.origins)}
+           "origins": dict(q.origins),
+           "weight_planes": {qp.name: len(qp.planes) for qp in q.projections if qp.terms},
+           "weight_plane_formats": {qp.name: [f"exp {pl.weight_exp} {pl.sign_mode}" for pl in qp.planes]
+                                    for qp in q.projections if qp.terms}}
+    if getattr(net, "plane_choice", None) is not None:
+        out["weight_planes_choice"] = {"rule": "per layer the cheapest of 1, 2, exact, 3 planes (greedy from the "
+                                               "input) reaching 99% spike agreement with float on the choice input",
+                                       "chosen": net.plane_choice.planes, "tried": net.plane_choice.tried}
     if float_run is not None:
         out["agreement_with_float"] = spike_agreement(float_run, run)
     return out
@@ -214,7 +221,7 @@ def network_report(net, run, constants: Constants, float_run=None) -> dict:
                                if any(layer.spiking and layer.neuron_steps for layer in c.layers.values()) else None,
                                "spikes/neuron/step (spiking layers)", "simulated"),
         },
-        "resources": resources_figures(loihi2_resources(g, constants), constants),
+        "resources": resources_figures(loihi2_resources(g, constants, run.quant), constants),
         "energy": energy_figures(g, c, samples, constants, stored_weights(net.nir_graph)),
         "neurobench": {k: fig(v, NEUROBENCH_UNITS[k].replace("video", "sample"),
                               "measured" if k in ("Footprint", "ConnectionSparsity") else "simulated")

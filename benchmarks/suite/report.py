@@ -254,7 +254,8 @@ def resources_figures(res: Resources | None, constants: Constants) -> dict | Non
     if res is None:
         return None
     pops = {name: {"neurons": fig(p.neurons, "neurons", "measured"), "synapses": fig(p.synapses, "synapses", "measured"),
-                   "synaptic_memory": fig(p.memory_kib, "KiB", "estimated"), "cores": fig(p.cores, "neuro cores", "estimated")}
+                   "synaptic_memory": fig(p.memory_kib, "KiB", "estimated"), "cores": fig(p.cores, "neuro cores", "estimated"),
+                   "weight_planes": fig(p.weight_planes, "8-bit weight planes (most of a synapse layer into it)", "measured")}
             for name, p in res.populations.items()}
     src = ("per population max(neurons / loihi2_neurons_per_core, synaptic memory / loihi2_memory_per_core_kib); "
            "limits from the constants table (Intel Loihi 2 technology brief 2021; neurons per core: an assumption)")
@@ -262,7 +263,9 @@ def resources_figures(res: Resources | None, constants: Constants) -> dict | Non
         "populations": pops,
         "total": {"neurons": fig(res.neurons, "neurons", "measured"), "synapses": fig(res.synapses, "synapses", "measured"),
                   "synaptic_memory": fig(res.memory_kib, "KiB", "estimated"),
-                  "cores": fig(res.cores, "neuro cores", "estimated", src)},
+                  "cores": fig(res.cores, "neuro cores", "estimated", src),
+                  "synapse_processes": fig(res.synapse_processes, "synapse layers x weight planes (before Lava's "
+                                                                  "fusion)", "measured")},
         "chip_cores": fig(constants["loihi2_cores_per_chip"], "neuro cores", "published", constants.source("loihi2_cores_per_chip")),
         "fits_one_chip": res.fits_one_chip,
     }

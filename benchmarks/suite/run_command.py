@@ -45,7 +45,7 @@ def load_calibration(path: str | None, net) -> np.ndarray | None:
 def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | None = None, reset: str | None = None,
                       source: str = "nir", backend: str = "emu", precision: str = "float",
                       record: tuple[str, ...] = ("spikes",), flush: bool = False, calibrate: str | None = None,
-                      constants_path: str | None = None, weight_planes: int = 1, force: bool = False) -> dict:
+                      constants_path: str | None = None, weight_planes: int | str = 1, force: bool = False) -> dict:
     """Everything ``ucfdvs run`` does; returns the report dict."""
     from ucfdvs.benchmarks.environment import describe_machine
     from ucfdvs.benchmarks.suite.constants import load_constants
@@ -63,7 +63,7 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
         if cal is not None:
             net.quantize(calibration=cal, weight_planes=weight_planes)
         else:
-            net.quantize(input_range=float(np.abs(net.check_input(x)).max()) or 1.0, weight_planes=weight_planes)
+            quantize_on_input(net, x, weight_planes)
             net.quant_origin = "--input (max |x|), node scales from bounds (pass --calibrate C.npy to calibrate)"
     elif calibrate is not None or weight_planes != 1:
         raise UserError("--calibrate and --weight-planes apply to --precision fixed only")
@@ -82,6 +82,27 @@ def run_graph_command(nir_path: str, input_path: str, out: Path, *, dt: float | 
             np.savez_compressed(tmp / "v.npz", **run.v, **{f"scale/{k}": np.float64(s) for k, s in run.v_scale.items()})
         (tmp / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True, default=json_default) + "\n")
     return report
+
+
+def quantize_on_input(net, x, weight_planes: int | str) -> None:
+    """Fixed point for a run without calibration input: the input scale from ``max |x|`` (``S_in =
+    1`` when ``x`` holds integers), node scales from bounds; ``"auto"`` chooses the weight planes
+    on ``x`` itself (so the agreement reported for this run is the one they were chosen on)."""
+    xs = net.check_input(x)
+    net.quantize(input_range=float(np.abs(xs).max()) or 1.0, weight_planes=weight_planes,
+                 choice_input=x if weight_planes == "auto" else None,
+                 integer_input=bool(np.array_equal(xs, np.round(xs))))
+
+
+def parse_weight_planes(text: str) -> int | str:
+    """``--weight-planes``: an integer from 1 to 4, ``exact`` or ``auto``."""
+    from ucfdvs.neuro_runtime.quantize import MAX_WEIGHT_PLANES
+
+    if text in ("auto", "exact"):
+        return text
+    if text.isdigit() and 1 <= int(text) <= MAX_WEIGHT_PLANES:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected 1 to {MAX_WEIGHT_PLANES}, exact or auto, got {text!r}")
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -110,9 +131,12 @@ def add_graph_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_weight_planes(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weight-planes", type=int, choices=(1, 2), default=1,
-                        help="fixed point: 1 (Loihi's 8-bit weights) or 2 (a second synapse process per layer "
-                             "carries the residual, ~15-bit weights) (default %(default)s)")
+    parser.add_argument("--weight-planes", type=parse_weight_planes, default=1,
+                        help="fixed point: 8-bit weight planes per synapse layer, 1 to 4 (plane k+1, a further "
+                             "synapse process, carries the residual of planes 1..k: 2 planes ~15-bit weights); exact "
+                             "(plane 1 + its residual in whole activation units, excitatory and inhibitory: 3 "
+                             "processes, no floor); or auto: per layer the cheapest of 1, 2, exact, 3 reaching 99%% "
+                             "spike agreement with float on --calibrate C.npy, else on --input itself (default %(default)s)")
 
 
 def add_run_command(commands: argparse._SubParsersAction) -> None:
