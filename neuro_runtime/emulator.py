@@ -4,6 +4,12 @@ Vectorised NumPy, batched over sequences.  ``floating_pt`` follows Lava's float 
 by operation (float64); ``fixed_pt`` replays Lava's bit-accurate Loihi models (int64 arithmetic
 with Lava's int32 / 24-bit wrap-around and clipping), so it is bit-identical to Lava fixed_pt.
 No Lava import.
+
+Layer at once: the graph is split into blocks (its strongly connected components: a recurrent
+loop is one block, every other node one of its own), run in dependency order.  A block's input
+from earlier blocks is one product over all ``T x B`` steps and sequences; only products inside a
+block (recurrent weights) and the neuron updates run step by step.  Weights are multiplied
+dense (BLAS) or sparse (:class:`SynapseMatrix`: convolutions, pooling; spikes as events).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
 from ucfdvs.neuro_runtime.quantize import QuantizedGraph, quantize
-from ucfdvs.neuro_runtime.records import RunRecord, count_synaptic_events
+from ucfdvs.neuro_runtime.records import RunRecord, count_synaptic_events, synapse_fan_out
 from ucfdvs.neuro_runtime.semantics import PRECISIONS, lif_fixed_update, shift_exp, wrap_int32
 from ucfdvs.errors import UserError
 
@@ -64,19 +72,21 @@ class Emulator:
 
     def _prep(self) -> None:
         g = self.graph
-        self.L = g.max_delay() + 1
-        self.into: dict[str, list[tuple[str, int, np.ndarray, int]]] = {n: [] for n in g.order}
+        self.blocks = _blocks(g)
+        self.fan_out = synapse_fan_out(g)
+        self.into: dict[str, list[tuple[str, int, SynapseMatrix | None, int]]] = {n: [] for n in g.order}
         if self.quant is None:
             for p in g.projections:
                 for t in p.terms:
-                    self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.matrix.T), 0))
+                    self.into[p.dst].append((p.src, t.delay, SynapseMatrix(t.matrix), 0))
         else:
             q = self.quant
             for p, qp in zip(g.projections, q.projections):
+                bound = 1 if not g.is_graded(p.src) else 1 << 31  # largest |message|: a spike, an int32
                 for t in qp.terms:
-                    self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.wq.T.astype(np.float64)), qp.weight_exp))
+                    self.into[p.dst].append((p.src, t.delay, SynapseMatrix(t.wq, bound), qp.weight_exp))
                 for t in qp.lo_terms:  # second weight plane (weight_planes=2): its own synapse process
-                    self.into[p.dst].append((p.src, t.delay, np.ascontiguousarray(t.wq.T.astype(np.float64)), qp.lo_exp))
+                    self.into[p.dst].append((p.src, t.delay, SynapseMatrix(t.wq, bound), qp.lo_exp))
                 for t in p.terms:
                     if t.delay == 0:  # direct wire: identity, exponent unused
                         self.into[p.dst].append((p.src, 0, None, 0))
@@ -102,38 +112,63 @@ class Emulator:
         finally:
             del self._ranges
 
+    # -- shared ------------------------------------------------------------------------------
+    def _contributions(self, n: str, inside: set[str], msgs: dict[str, np.ndarray], fixed: bool
+                       ) -> list[np.ndarray | None]:
+        """Per term into ``n`` (in ``self.into`` order): its input ``[T, B, N]`` for all steps when
+        the source lies outside the block (one product over ``T x B`` rows), None when inside."""
+        g = self.graph
+        out: list[np.ndarray | None] = []
+        for src, d, mt, exp in self.into[n]:
+            if src in inside:
+                out.append(None)
+                continue
+            m = msgs[src]
+            T = m.shape[0]
+            c = np.zeros(m.shape[:2] + (g.size(n),), dtype=m.dtype)
+            if d < T:
+                c[d:] = self._product(src, mt, exp, m[:T - d], fixed)
+            out.append(c)
+        return out
+
+    def _product(self, src: str, mt: SynapseMatrix | None, exp: int, m: np.ndarray, fixed: bool) -> np.ndarray:
+        """One term's input from messages ``m`` ``[..., N_src]``: ``W m`` (float); in fixed point
+        Lava's int32 dot (graded sources), shifted by the weight exponent and wrapped; ``m``
+        itself for a direct wire (``mt`` None)."""
+        if mt is None:
+            return m
+        if not fixed:
+            return mt(m)
+        acc = mt(m)
+        if self.graph.is_graded(src):
+            acc = wrap_int32(acc)  # int32 dot in PyDenseModelBitAcc (graded)
+        return wrap_int32(shift_exp(acc, exp))
+
     # -- floating point ---------------------------------------------------------------------
     def _run_float(self, x: np.ndarray) -> RunRecord:
         g = self.graph
         B, T, _ = x.shape
-        L = self.L
-        hist = {g.input_name: np.zeros((L, B, g.input_size))}
-        state = {}
-        for n, spec in g.neurons.items():
-            hist[n] = np.zeros((L, B, spec.size))
-            state[n] = (np.zeros((B, spec.size)), np.zeros((B, spec.size)))
-        outs = {o: np.zeros((T, B, s.size)) for o, s in g.outputs.items()}  # time-major inside
-        act = {n: np.zeros((T, B, s.size)) for n, s in g.neurons.items()}
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2))
-        # projections from the Input do not depend on the state: one large matmul for all steps
-        pre = {id(mt): xt @ mt for n in g.order for src, d, mt, _ in self.into[n]
-               if src == g.input_name and mt is not None}
-        for t in range(T):
-            slot = t % L
-            for n in g.order:
-                a = None
-                for src, d, mt, _ in self.into[n]:
-                    if t - d < 0:
+        msgs = {g.input_name: np.ascontiguousarray(x.transpose(1, 0, 2))}  # time-major [T, B, N] inside
+        outs = {}
+        for block in self.blocks:
+            inside = set(block)
+            pre = {n: self._contributions(n, inside, msgs, False) for n in block}
+            for n in block:
+                msgs[n] = np.zeros((T, B, g.size(n)))
+            state = {n: (np.zeros((B, g.size(n))), np.zeros((B, g.size(n)))) for n in block if n in g.neurons}
+            for t in range(T):
+                for n in block:
+                    a = None
+                    for (src, d, mt, _), c in zip(self.into[n], pre[n]):
+                        if t - d < 0:
+                            continue
+                        c = c[t] if c is not None else self._product(src, mt, 0, msgs[src][t - d], False)
+                        a = c if a is None else a + c
+                    if n not in g.neurons:
+                        msgs[n][t] = (0.0 if a is None else a) + g.outputs[n].bias
                         continue
-                    if src == g.input_name:
-                        c = pre[id(mt)][t - d] if mt is not None else xt[t - d]
-                    else:
-                        c = hist[src][(t - d) % L] @ mt
-                    a = c if a is None else a + c
-                if n in g.neurons:
                     spec = g.neurons[n]
                     if t < spec.start:  # before its first input can arrive: initial state, silent
-                        hist[n][slot] = 0.0
                         continue
                     u, v = state[n]
                     if a is None:
@@ -147,103 +182,150 @@ class Emulator:
                     if spec.spiking:
                         s = v > spec.vth
                         v = np.where(s, 0.0 if spec.reset_sub is None else v - spec.reset_sub, v)
-                        o = s.astype(np.float64)
+                        msgs[n][t] = s
                     else:
-                        o = v
+                        msgs[n][t] = v
                     state[n] = (u, v)
-                    hist[n][slot] = o
-                    act[n][t] = o
-                else:
-                    outs[n][t] = (0.0 if a is None else a) + g.outputs[n].bias
-        outs = {k: v.transpose(1, 0, 2) for k, v in outs.items()}
-        act = {k: v.transpose(1, 0, 2) for k, v in act.items()}
-        msgs = {g.input_name: x, **act}
-        ev = count_synaptic_events(g, msgs)
+            for n in block:
+                if n in g.outputs:
+                    outs[n] = msgs.pop(n).transpose(1, 0, 2)
+        msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items()}
+        act = {n: msgs[n] for n in g.neurons}
+        ev = count_synaptic_events(g, msgs, self.fan_out)
         return RunRecord("floating_pt", outs, act, ev, tuple(n for n, s in g.neurons.items() if s.spiking))
 
     # -- fixed point ------------------------------------------------------------------------
     def _run_fixed(self, x: np.ndarray) -> RunRecord:
         g, q = self.graph, self.quant
         B, T, _ = x.shape
-        L = self.L
-        xq = q.quantize_input(x)
-        hist = {g.input_name: np.zeros((L, B, g.input_size), dtype=np.int64)}
-        state = {}
-        for n, spec in g.neurons.items():
-            hist[n] = np.zeros((L, B, spec.size), dtype=np.int64)
-            state[n] = (np.zeros((B, spec.size), dtype=np.int64), np.zeros((B, spec.size), dtype=np.int64))
-        raw_a = {o: np.zeros((B, T, s.size), dtype=np.int64) for o, s in g.outputs.items()}
-        raw_d = {o: np.zeros((B, T, s.size), dtype=np.int64) for o, s in g.outputs.items()}
-        msgs = {n: np.zeros((B, T, s.size), dtype=np.int64) for n, s in g.neurons.items()}
-        # Integer matmuls in float64 are exact while |sum| < 2**53 (8-bit weights x 24-bit messages).
-        pre = {}
-        xqf = xq.astype(np.float64)
-        for n in g.order:
-            for src, d, mt, exp in self.into[n]:
-                if src == g.input_name and mt is not None:
-                    acc = wrap_int32(np.rint(xqf @ mt).astype(np.int64))  # int32 dot (graded)
-                    pre[id(mt)] = wrap_int32(shift_exp(acc, exp))
-        mm = _spike_matmul([mt for n in g.order for src, d, mt, _ in self.into[n]
-                            if mt is not None and src != g.input_name])
-        for t in range(T):
-            slot = t % L
-            for n in g.order:
-                a = np.zeros((B, g.size(n)), dtype=np.int64)
-                direct = np.zeros((B, g.size(n)), dtype=np.int64)
-                for src, d, mt, exp in self.into[n]:
-                    if t - d < 0:
-                        continue
-                    if src == g.input_name:
+        msgs = {g.input_name: np.ascontiguousarray(q.quantize_input(x).transpose(1, 0, 2))}  # [T, B, N] inside
+        raw_a, raw_d = {}, {}
+        for block in self.blocks:
+            inside = set(block)
+            pre = {n: self._contributions(n, inside, msgs, True) for n in block}
+            for n in block:
+                msgs[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
+            state = {n: (np.zeros((B, g.size(n)), dtype=np.int64), np.zeros((B, g.size(n)), dtype=np.int64))
+                     for n in block if n in g.neurons}
+            for n in g.outputs:
+                if n in inside:
+                    raw_a[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
+                    raw_d[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
+            for t in range(T):
+                for n in block:
+                    a = np.zeros((B, g.size(n)), dtype=np.int64)
+                    direct = np.zeros((B, g.size(n)), dtype=np.int64)
+                    for (src, d, mt, exp), c in zip(self.into[n], pre[n]):
+                        if t - d < 0:
+                            continue
+                        c = c[t] if c is not None else self._product(src, mt, exp, msgs[src][t - d], True)
                         if mt is None:
-                            direct = direct + xq[:, t - d]
+                            direct = direct + c
                         else:
-                            a = a + pre[id(mt)][:, t - d]
+                            a = a + c
+                    if n not in g.neurons:
+                        raw_a[n][t] = wrap_int32(a)
+                        raw_d[n][t] = direct
                         continue
-                    m = hist[src][(t - d) % L]
-                    if mt is None:
-                        direct = direct + m
-                        continue
-                    if g.is_graded(src):
-                        acc = np.rint(m.astype(np.float64) @ mt).astype(np.int64)
-                        acc = wrap_int32(acc)  # int32 dot in PyDenseModelBitAcc (graded)
-                    else:
-                        acc = mm(m, mt)
-                    a = a + wrap_int32(shift_exp(acc, exp))
-                if n in g.neurons:
                     spec, qn = g.neurons[n], q.neurons[n]
                     if t < spec.start:  # before its first input can arrive: initial state, silent
-                        hist[n][slot] = 0
                         continue
                     u, v = state[n]
                     u, v = lif_fixed_update(u, v, wrap_int32(a + direct), qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
                         s = v > np.left_shift(qn.vth_q, 6)
                         v = np.where(s, 0 if qn.reset_q is None else v - qn.reset_q, v)
-                        o = s.astype(np.int64)
+                        msgs[n][t] = s
                     else:
-                        o = np.right_shift(v, qn.msg_shift)
+                        msgs[n][t] = np.right_shift(v, qn.msg_shift)
                     state[n] = (u, v)
-                    hist[n][slot] = o
-                    msgs[n][:, t] = o
-                else:
-                    raw_a[n][:, t] = wrap_int32(a)
-                    raw_d[n][:, t] = direct
+        raw_a = {k: v.transpose(1, 0, 2) for k, v in raw_a.items()}
+        raw_d = {k: v.transpose(1, 0, 2) for k, v in raw_d.items()}
         outs = {o: dequantize_output(q, o, raw_a[o], raw_d[o]) for o in g.outputs}
+        msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items() if k not in g.outputs}
         act = {}
         for n, spec in g.neurons.items():
             act[n] = msgs[n].astype(np.float64) if spec.spiking else msgs[n] / q.neurons[n].msg_units
-        ev = count_synaptic_events(g, {g.input_name: xq, **msgs})
+        ev = count_synaptic_events(g, msgs, self.fan_out)
         return RunRecord("fixed_pt", outs, act, ev, tuple(n for n, s in g.neurons.items() if s.spiking),
                          meta={"raw_outputs": raw_a, "raw_direct": raw_d})
 
 
-def _spike_matmul(mats: list) -> Any:
-    """``(spikes [B, N] int, W^T [N, M] float64 of ints) -> exact int64 product`` (NumPy float64).
+def _blocks(g: RuntimeGraph) -> list[list[str]]:
+    """``g.order`` split into its strongly connected components (recurrent loops; every other node
+    is a block of its own), ordered so that every projection into a block comes from the Input,
+    an earlier block or the block itself.  Within a block, ``g.order``."""
+    index = {n: i for i, n in enumerate(g.order)}
+    pairs = np.array([(index[p.src], index[p.dst]) for p in g.projections if p.src in index], dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(index), len(index)))
+    _, label = connected_components(adj, directed=True, connection="strong")
+    blocks: dict[int, list[str]] = {}
+    for n in g.order:
+        blocks.setdefault(int(label[index[n]]), []).append(n)
+    needs = {k: {int(label[i]) for i, j in pairs if label[j] == k and label[i] != k} for k in blocks}
+    ordered: list[list[str]] = []
+    done: set[int] = set()
+    while len(done) < len(blocks):
+        k = next(k for k in blocks if k not in done and needs[k] <= done)  # first ready block in g.order
+        done.add(k)
+        ordered.append(blocks[k])
+    return ordered
 
-    (torch float32 would be exact too but was slower here: its OpenMP threads and NumPy's BLAS
-    threads fight over 2 cores.)
+
+SPARSE_MAX_DENSITY = 0.15
+"""Largest fraction of non-zero weights stored sparse (measured: CSR beats BLAS below ~0.2 on 512 x 512 to 4,096 x 4,096, 1 to 64 rows)."""
+SPARSE_MIN_ENTRIES = 1 << 18
+"""Smallest matrix (N_dst x N_src entries) stored sparse (smaller ones: BLAS's overhead is lower)."""
+SPARSE_MAX_ACTIVITY = 0.1
+"""Largest fraction of non-zero messages multiplied as a sparse matrix too (event-driven: the cost
+follows spikes x fan-out; measured to beat CSR x dense below ~0.1 on the NIR paper CNN's layers)."""
+
+
+class SynapseMatrix:
+    """One synapse term ``W`` ``[N_dst, N_src]`` as the emulator multiplies it:
+    ``SynapseMatrix(W)(x)`` = ``x @ W.T`` for ``x`` ``[..., N_src]`` -> ``[..., N_dst]``.
+
+    Stored sparse (scipy CSR) when ``W`` has at least ``SPARSE_MIN_ENTRIES`` entries and at most
+    ``SPARSE_MAX_DENSITY`` of them non-zero (the exact matrices of convolutions and pooling,
+    :mod:`neuro_runtime.linear_maps`), else dense ``W.T`` (BLAS).  A sparse ``W`` meets messages
+    with at most ``SPARSE_MAX_ACTIVITY`` non-zeros as a sparse matrix too (sparse x sparse), others
+    as dense (CSR x dense).  Float: the summation order differs from a dense product's by rounding
+    only (~1e-16 relative).
+
+    ``message_bound`` (fixed point: ``W`` holds integer mantissas, ``x`` int64 messages with
+    ``|x| <= message_bound``): the product is exact int64.  Sparse x sparse runs in int64;
+    BLAS and CSR x dense run in float64, exact because every partial sum is an integer of at most
+    ``max_row sum |W| * message_bound`` in magnitude, checked to be below 2**53 (else int64).
     """
-    return lambda s, mt: np.rint(s.astype(np.float64) @ mt).astype(np.int64)
+
+    def __init__(self, matrix: np.ndarray, message_bound: int | None = None) -> None:
+        w = np.asarray(matrix)
+        self.n_out = w.shape[0]
+        self.integer = message_bound is not None
+        self.sparse = w.size >= SPARSE_MIN_ENTRIES and np.count_nonzero(w) <= SPARSE_MAX_DENSITY * w.size
+        m = sp.csr_matrix(w) if self.sparse else w
+        self.exact_float = (not self.integer
+                            or float(np.asarray(abs(m).sum(axis=1)).max(initial=0)) * message_bound < 2.0 ** 53)
+        dtype = np.float64 if self.exact_float else np.int64
+        if self.sparse:
+            self.w = m.astype(dtype)
+            self.wt = m.T.tocsr().astype(np.int64 if self.integer else np.float64)
+        else:
+            self.w = np.ascontiguousarray(w.T, dtype=dtype)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1])
+        if self.sparse and np.count_nonzero(x2) <= SPARSE_MAX_ACTIVITY * x2.size:
+            y = (sp.csr_matrix(x2) @ self.wt).toarray()
+        else:
+            if self.integer:
+                x2 = x2.astype(np.float64 if self.exact_float else np.int64)
+            y = (self.w @ x2.T).T if self.sparse else x2 @ self.w
+            if self.integer:
+                y = y.astype(np.int64)
+        return y.reshape(lead + (self.n_out,))
 
 
 def dequantize_output(q: QuantizedGraph, name: str, raw_a: np.ndarray, raw_d: np.ndarray) -> np.ndarray:

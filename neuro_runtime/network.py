@@ -310,9 +310,9 @@ class Network:
                 if mt is None:
                     a_dir += shifted
                 elif q is None:
-                    a_syn += shifted @ mt
+                    a_syn += mt(shifted)
                 else:
-                    acc = wrap_int32(np.rint(shifted @ mt).astype(np.int64))
+                    acc = wrap_int32(mt(shifted))
                     a_syn += wrap_int32(shift_exp(acc, exp))
             v_out = np.zeros((B, T, spec.size))
             fired = np.zeros((B, T, spec.size), dtype=bool)

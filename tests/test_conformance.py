@@ -425,3 +425,46 @@ def test_two_weight_planes_bit_exact_and_closer_to_float(case: str) -> None:
     one = fixed_agreement(rg, x, quant=_quant(rg)).worst_spike_agreement
     two = fixed_agreement(rg, x, quant=q2).worst_spike_agreement
     assert two > one and two >= 0.99, (one, two)
+
+
+@pytest.mark.parametrize("activity", ["sparse", "dense"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sparse_products_match_dense(case: str, activity: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every weight matrix stored sparse (CSR), met by sparse messages (sparse x sparse) or by dense
+    ones (CSR x dense): the same run as the dense (BLAS) default, float to FLOAT_TOL with identical
+    spikes, fixed point bit-identical."""
+    from ucfdvs.neuro_runtime import emulator
+
+    g, rg, x = _case(case)
+    dense = {p: _reference(case, p) for p in ("floating_pt", "fixed_pt")}
+    monkeypatch.setattr(emulator, "SPARSE_MIN_ENTRIES", 0)
+    monkeypatch.setattr(emulator, "SPARSE_MAX_DENSITY", 1.0)
+    monkeypatch.setattr(emulator, "SPARSE_MAX_ACTIVITY", 1.0 if activity == "sparse" else -1.0)
+    for precision, ref in dense.items():
+        emu = Emulator(rg, precision, _quant(rg) if precision == "fixed_pt" else None)
+        assert all(mt is None or mt.sparse for terms in emu.into.values() for _, _, mt, _ in terms)
+        got = emu.run(x)
+        for kind in ("activity", "outputs"):
+            for name, value in getattr(ref, kind).items():
+                spiking = name in rg.neurons and rg.neurons[name].spiking
+                if precision == "fixed_pt" or spiking:
+                    np.testing.assert_array_equal(getattr(got, kind)[name], value, err_msg=f"{precision} {name}")
+                else:
+                    assert np.abs(getattr(got, kind)[name] - value).max() <= FLOAT_TOL, (precision, name)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fixed_products_beyond_float64_are_exact(sparse: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integer products whose partial sums may pass 2**53 run in int64: still exact (float64
+    would round them)."""
+    from ucfdvs.neuro_runtime import emulator
+
+    monkeypatch.setattr(emulator, "SPARSE_MIN_ENTRIES", 0 if sparse else 1 << 40)
+    rng = np.random.default_rng(0)
+    w = rng.integers(-(1 << 24), 1 << 24, (5, 64)) * (rng.random((5, 64)) < 0.1)
+    x = rng.integers(-(1 << 31), 1 << 31, (4, 64))
+    mt = emulator.SynapseMatrix(w, message_bound=1 << 31)
+    assert not mt.exact_float and mt.sparse == sparse
+    exact = np.array([[sum(int(a) * int(b) for a, b in zip(row, col)) for col in w] for row in x], dtype=np.int64)
+    assert not np.array_equal(np.rint(x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64), exact)
+    np.testing.assert_array_equal(mt(x), exact)
