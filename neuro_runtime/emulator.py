@@ -153,26 +153,29 @@ class Emulator:
         for block in self.blocks:
             inside = set(block)
             pre = {n: self._contributions(n, inside, msgs, False) for n in block}
+            whole = {n: _sum_in_order(pre[n], (T, B, g.size(n))) for n in block  # fed from outside only
+                     if all(c is not None for c in pre[n])}
             for n in block:
+                if n in g.outputs:  # nothing leaves an Output: never inside a loop
+                    outs[n] = (whole[n] + g.outputs[n].bias).transpose(1, 0, 2)
+            neurons = [n for n in block if n in g.neurons]
+            state = {}
+            for n in neurons:
                 msgs[n] = np.zeros((T, B, g.size(n)))
-            state = {n: (np.zeros((B, g.size(n))), np.zeros((B, g.size(n)))) for n in block if n in g.neurons}
+                state[n] = (np.zeros((B, g.size(n))), np.zeros((B, g.size(n))))
             for t in range(T):
-                for n in block:
-                    a = None
-                    for (src, d, mt, _), c in zip(self.into[n], pre[n]):
-                        if t - d < 0:
-                            continue
-                        c = c[t] if c is not None else self._product(src, mt, 0, msgs[src][t - d], False)
-                        a = c if a is None else a + c
-                    if n not in g.neurons:
-                        msgs[n][t] = (0.0 if a is None else a) + g.outputs[n].bias
-                        continue
+                for n in neurons:
                     spec = g.neurons[n]
                     if t < spec.start:  # before its first input can arrive: initial state, silent
                         continue
-                    u, v = state[n]
-                    if a is None:
+                    if n in whole:
+                        a = whole[n][t]
+                    else:
                         a = np.zeros((B, spec.size))
+                        for (src, d, mt, _), c in zip(self.into[n], pre[n]):
+                            if t - d >= 0:
+                                a = a + (c[t] if c is not None else self._product(src, mt, 0, msgs[src][t - d], False))
+                    u, v = state[n]
                     u = u * (1 - spec.du)
                     u = u + a
                     v = v * (1 - spec.dv) + u + spec.bias
@@ -186,9 +189,6 @@ class Emulator:
                     else:
                         msgs[n][t] = v
                     state[n] = (u, v)
-            for n in block:
-                if n in g.outputs:
-                    outs[n] = msgs.pop(n).transpose(1, 0, 2)
         msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items()}
         act = {n: msgs[n] for n in g.neurons}
         ev = count_synaptic_events(g, msgs, self.fan_out)
@@ -203,35 +203,37 @@ class Emulator:
         for block in self.blocks:
             inside = set(block)
             pre = {n: self._contributions(n, inside, msgs, True) for n in block}
+            whole = {}  # nodes fed from outside only: (synapse sum, direct sum) [T, B, N]
             for n in block:
+                if all(c is not None for c in pre[n]):
+                    terms = [(mt, c) for (_, _, mt, _), c in zip(self.into[n], pre[n])]
+                    shape = (T, B, g.size(n))
+                    whole[n] = (_sum_in_order([c for mt, c in terms if mt is not None], shape, np.int64),
+                                _sum_in_order([c for mt, c in terms if mt is None], shape, np.int64))
+                if n in g.outputs:  # nothing leaves an Output: never inside a loop
+                    raw_a[n] = wrap_int32(whole[n][0]).transpose(1, 0, 2)
+                    raw_d[n] = whole[n][1].transpose(1, 0, 2)
+            neurons = [n for n in block if n in g.neurons]
+            state = {}
+            for n in neurons:
                 msgs[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
-            state = {n: (np.zeros((B, g.size(n)), dtype=np.int64), np.zeros((B, g.size(n)), dtype=np.int64))
-                     for n in block if n in g.neurons}
-            for n in g.outputs:
-                if n in inside:
-                    raw_a[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
-                    raw_d[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
+                state[n] = (np.zeros((B, g.size(n)), dtype=np.int64), np.zeros((B, g.size(n)), dtype=np.int64))
+            drive = {n: wrap_int32(whole[n][0] + whole[n][1]) for n in neurons if n in whole}
             for t in range(T):
-                for n in block:
-                    a = np.zeros((B, g.size(n)), dtype=np.int64)
-                    direct = np.zeros((B, g.size(n)), dtype=np.int64)
-                    for (src, d, mt, exp), c in zip(self.into[n], pre[n]):
-                        if t - d < 0:
-                            continue
-                        c = c[t] if c is not None else self._product(src, mt, exp, msgs[src][t - d], True)
-                        if mt is None:
-                            direct = direct + c
-                        else:
-                            a = a + c
-                    if n not in g.neurons:
-                        raw_a[n][t] = wrap_int32(a)
-                        raw_d[n][t] = direct
-                        continue
+                for n in neurons:
                     spec, qn = g.neurons[n], q.neurons[n]
                     if t < spec.start:  # before its first input can arrive: initial state, silent
                         continue
+                    if n in drive:
+                        a_in = drive[n][t]
+                    else:
+                        a = np.zeros((B, spec.size), dtype=np.int64)
+                        for (src, d, mt, exp), c in zip(self.into[n], pre[n]):
+                            if t - d >= 0:
+                                a = a + (c[t] if c is not None else self._product(src, mt, exp, msgs[src][t - d], True))
+                        a_in = wrap_int32(a)
                     u, v = state[n]
-                    u, v = lif_fixed_update(u, v, wrap_int32(a + direct), qn.du_q, qn.dv_q, qn.bias_eff)
+                    u, v = lif_fixed_update(u, v, a_in, qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
                         s = v > np.left_shift(qn.vth_q, 6)
                         v = np.where(s, 0 if qn.reset_q is None else v - qn.reset_q, v)
@@ -239,16 +241,24 @@ class Emulator:
                     else:
                         msgs[n][t] = np.right_shift(v, qn.msg_shift)
                     state[n] = (u, v)
-        raw_a = {k: v.transpose(1, 0, 2) for k, v in raw_a.items()}
-        raw_d = {k: v.transpose(1, 0, 2) for k, v in raw_d.items()}
         outs = {o: dequantize_output(q, o, raw_a[o], raw_d[o]) for o in g.outputs}
-        msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items() if k not in g.outputs}
+        msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items()}
         act = {}
         for n, spec in g.neurons.items():
             act[n] = msgs[n].astype(np.float64) if spec.spiking else msgs[n] / q.neurons[n].msg_units
         ev = count_synaptic_events(g, msgs, self.fan_out)
         return RunRecord("fixed_pt", outs, act, ev, tuple(n for n, s in g.neurons.items() if s.spiking),
                          meta={"raw_outputs": raw_a, "raw_direct": raw_d})
+
+
+def _sum_in_order(parts: list[np.ndarray], shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """``parts[0] + parts[1] + ...`` left to right (float sums keep the per-step order); zeros if none."""
+    if not parts:
+        return np.zeros(shape, dtype=dtype)
+    total = parts[0]
+    for c in parts[1:]:
+        total = total + c
+    return total
 
 
 def _blocks(g: RuntimeGraph) -> list[list[str]]:
