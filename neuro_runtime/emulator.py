@@ -163,6 +163,7 @@ class Emulator:
             for n in neurons:
                 msgs[n] = np.zeros((T, B, g.size(n)))
                 state[n] = (np.zeros((B, g.size(n))), np.zeros((B, g.size(n))))
+            keep = {n: (1 - g.neurons[n].du, 1 - g.neurons[n].dv) for n in neurons}
             for t in range(T):
                 for n in neurons:
                     spec = g.neurons[n]
@@ -175,20 +176,24 @@ class Emulator:
                         for (src, d, mt, _), c in zip(self.into[n], pre[n]):
                             if t - d >= 0:
                                 a = a + (c[t] if c is not None else self._product(src, mt, 0, msgs[src][t - d], False))
-                    u, v = state[n]
-                    u = u * (1 - spec.du)
-                    u = u + a
-                    v = v * (1 - spec.dv) + u + spec.bias
+                    u, v = state[n]  # updated in place: u = u (1 - du) + a; v = v (1 - dv) + u + bias
+                    u *= keep[n][0]
+                    u += a
+                    v *= keep[n][1]
+                    v += u
+                    v += spec.bias
                     if hasattr(self, "_ranges"):
                         ru, rv = self._ranges[n]
                         self._ranges[n] = (max(ru, float(np.abs(u).max())), max(rv, float(np.abs(v).max())))
                     if spec.spiking:
                         s = v > spec.vth
-                        v = np.where(s, 0.0 if spec.reset_sub is None else v - spec.reset_sub, v)
+                        if spec.reset_sub is None:
+                            v[s] = 0.0
+                        else:
+                            v -= s * spec.reset_sub
                         msgs[n][t] = s
                     else:
                         msgs[n][t] = v
-                    state[n] = (u, v)
         msgs = {k: v.transpose(1, 0, 2) for k, v in msgs.items()}
         act = {n: msgs[n] for n in g.neurons}
         ev = count_synaptic_events(g, msgs, self.fan_out)
@@ -219,6 +224,7 @@ class Emulator:
                 msgs[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
                 state[n] = (np.zeros((B, g.size(n)), dtype=np.int64), np.zeros((B, g.size(n)), dtype=np.int64))
             drive = {n: wrap_int32(whole[n][0] + whole[n][1]) for n in neurons if n in whole}
+            vth = {n: np.left_shift(q.neurons[n].vth_q, 6) for n in neurons}
             for t in range(T):
                 for n in neurons:
                     spec, qn = g.neurons[n], q.neurons[n]
@@ -235,8 +241,11 @@ class Emulator:
                     u, v = state[n]
                     u, v = lif_fixed_update(u, v, a_in, qn.du_q, qn.dv_q, qn.bias_eff)
                     if spec.spiking:
-                        s = v > np.left_shift(qn.vth_q, 6)
-                        v = np.where(s, 0 if qn.reset_q is None else v - qn.reset_q, v)
+                        s = v > vth[n]
+                        if qn.reset_q is None:
+                            v[s] = 0
+                        else:
+                            v -= s * qn.reset_q
                         msgs[n][t] = s
                     else:
                         msgs[n][t] = np.right_shift(v, qn.msg_shift)
