@@ -336,11 +336,13 @@ class SynapseMatrix:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])
+        if self.integer:
+            x2 = x2.astype(np.int64, copy=False)
         if self.sparse and np.count_nonzero(x2) <= SPARSE_MAX_ACTIVITY * x2.size:
             y = (sp.csr_matrix(x2) @ self.wt).toarray()
         else:
             if self.integer:
-                x2 = x2.astype(np.float64 if self.exact_float else np.int64)
+                x2 = x2.astype(self.w.dtype)
             y = (self.w @ x2.T).T if self.sparse else x2 @ self.w
             if self.integer:
                 y = y.astype(np.int64)
