@@ -140,9 +140,11 @@ class Emulator:
         if not fixed:
             return mt(m)
         acc = mt(m)
-        if self.graph.is_graded(src):
+        graded = self.graph.is_graded(src)
+        if graded:
             acc = wrap_int32(acc)  # int32 dot in PyDenseModelBitAcc (graded)
-        return wrap_int32(shift_exp(acc, exp))
+        out = shift_exp(acc, exp)  # wraps a left shift itself; a right shift of an int32 stays one
+        return out if graded or exp > 0 else wrap_int32(out)
 
     # -- floating point ---------------------------------------------------------------------
     def _run_float(self, x: np.ndarray) -> RunRecord:
@@ -208,22 +210,24 @@ class Emulator:
         for block in self.blocks:
             inside = set(block)
             pre = {n: self._contributions(n, inside, msgs, True) for n in block}
-            whole = {}  # nodes fed from outside only: (synapse sum, direct sum) [T, B, N]
+            drive = {}  # nodes fed from outside only: their wrapped input [T, B, N] (Outputs: its two parts)
             for n in block:
                 if all(c is not None for c in pre[n]):
-                    terms = [(mt, c) for (_, _, mt, _), c in zip(self.into[n], pre[n])]
+                    syn = [c for (_, _, mt, _), c in zip(self.into[n], pre[n]) if mt is not None]
+                    direct = [c for (_, _, mt, _), c in zip(self.into[n], pre[n]) if mt is None]
                     shape = (T, B, g.size(n))
-                    whole[n] = (_sum_in_order([c for mt, c in terms if mt is not None], shape, np.int64),
-                                _sum_in_order([c for mt, c in terms if mt is None], shape, np.int64))
-                if n in g.outputs:  # nothing leaves an Output: never inside a loop
-                    raw_a[n] = wrap_int32(whole[n][0]).transpose(1, 0, 2)
-                    raw_d[n] = whole[n][1].transpose(1, 0, 2)
+                    # one synapse term is an int32 already (see _product); sums wrap
+                    a = syn[0] if len(syn) == 1 else wrap_int32(_sum_in_order(syn, shape, np.int64))
+                    if n in g.outputs:  # nothing leaves an Output: never inside a loop
+                        raw_a[n] = a.transpose(1, 0, 2)
+                        raw_d[n] = _sum_in_order(direct, shape, np.int64).transpose(1, 0, 2)
+                    else:
+                        drive[n] = wrap_int32(_sum_in_order(syn + direct, shape, np.int64)) if direct else a
             neurons = [n for n in block if n in g.neurons]
             state = {}
             for n in neurons:
                 msgs[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
                 state[n] = (np.zeros((B, g.size(n)), dtype=np.int64), np.zeros((B, g.size(n)), dtype=np.int64))
-            drive = {n: wrap_int32(whole[n][0] + whole[n][1]) for n in neurons if n in whole}
             vth = {n: np.left_shift(q.neurons[n].vth_q, 6) for n in neurons}
             for t in range(T):
                 for n in neurons:
