@@ -190,6 +190,8 @@ class OutputTap(nir.NIRNode):
 
 
 class Slice(nn.Module):
+    """:class:`InputSlice`: ``x[:, start:stop]`` of the concatenated input ``[B, C_in]``."""
+
     def __init__(self, start: int, stop: int) -> None:
         super().__init__()
         self.start, self.stop = start, stop
@@ -199,6 +201,8 @@ class Slice(nn.Module):
 
 
 class Tap(nn.Module):
+    """:class:`OutputTap`: the identity on the summed input (a forward hook records it)."""
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
