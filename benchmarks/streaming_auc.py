@@ -85,7 +85,8 @@ def agreement(model: StreamingMSF, nir_path: Path, videos: list, batch_size: int
             x[row, : v.n_snippets] = torch.from_numpy(v.features).double()
         with torch.no_grad():
             out, rec = net.run(x, record=True, surrogate=False)
-        out2, rec2 = interp.run(x)
+        outs2, rec2 = interp.run(x)
+        out2 = outs2[net.output_name]
         for row, v in enumerate(chunk):
             n = v.n_snippets
             a, b = out[row, lat: lat + n, 0], out2[row, lat: lat + n, 0]

@@ -19,17 +19,22 @@ folded form instead), so the conformance suite compares two different computatio
   (``RuntimeGraph.reset``); the membrane starts at ``v_reset`` (graded: 0), a current at 0 (a
   bias rises through it from the start step); a neuron holds that state and sends 0 before its
   start step (its arrival, ``NeuronSpec.start``). Parameters may be scalars or arrays of any shape.
-* ``Output``: nirtorch returns the inputs of the Output separately; we sum them.
+* ``Input`` / ``Output``, one or several (nirtorch wires one of each): the Inputs become slices
+  of one concatenated Input (in ``RuntimeGraph.inputs`` order, as the runtime packs them), each
+  Output a tap that sums its inputs and is recorded; one Output collects the taps.
 
 The graph is validated by the one validator (``neuro_runtime.graph_check.load_graph``); this
-interpreter runs graphs with exactly one Output whose cycles close through a synapse node.
+interpreter runs graphs whose cycles close through a synapse node.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nir
 import numpy as np
 import torch
 from torch import nn
@@ -159,31 +164,94 @@ class EulerNeuron(nn.Module):
         return spikes.to(v.dtype), (current, v, t + 1)
 
 
+@dataclass(eq=False)
+class InputSlice(nir.NIRNode):
+    """Channels ``[start, stop)`` of the one concatenated Input: one NIR Input of the graph."""
+
+    start: int
+    stop: int
+    total: int
+
+    def __post_init__(self) -> None:
+        self.input_type = {"input": np.array([self.total])}
+        self.output_type = {"output": np.array([self.stop - self.start])}
+
+
+@dataclass(eq=False)
+class OutputTap(nir.NIRNode):
+    """One NIR Output of the graph: the sum of its inputs, recorded, passed to the one Output."""
+
+    size: int
+
+    def __post_init__(self) -> None:
+        self.input_type = {"input": np.array([self.size])}
+        self.output_type = {"output": np.array([self.size])}
+
+
+class Slice(nn.Module):
+    """:class:`InputSlice`: ``x[:, start:stop]`` of the concatenated input ``[B, C_in]``."""
+
+    def __init__(self, start: int, stop: int) -> None:
+        super().__init__()
+        self.start, self.stop = start, stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+
+class Tap(nn.Module):
+    """:class:`OutputTap`: the identity on the summed input (a forward hook records it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
 def _type(node: Any) -> str:
     return type(node).__name__
 
 
-def check_graph(graph: Any, where: str | Path = "NIR graph") -> RuntimeGraph:
-    """Validate a NIR graph with the one validator (``load_graph``) and check that this
-    interpreter can run it (exactly one Output); one-line ``UserError`` naming ``where``."""
-    import nir
+def _fresh(name: str, taken: Any) -> str:
+    while name in taken:
+        name += "_"
+    return name
 
+
+def single_io(graph: Any, lowered: RuntimeGraph) -> Any:
+    """``graph`` with its Inputs replaced by :class:`InputSlice` nodes of one new Input (of all
+    ``lowered.input_size`` channels) and its Outputs by :class:`OutputTap` nodes feeding one new
+    Output; node names and every other node object stay."""
+    nodes = dict(graph.nodes)
+    edges = list(graph.edges)
+    inp = _fresh("interpreter_input", nodes)
+    out = _fresh("interpreter_output", nodes)
+    for name, (offset, size) in lowered.inputs.items():
+        nodes[name] = InputSlice(offset, offset + size, lowered.input_size)
+        edges.append((inp, name))
+    for name, spec in lowered.outputs.items():
+        nodes[name] = OutputTap(spec.size)
+        edges.append((name, out))
+    total_out = sum(spec.size for spec in lowered.outputs.values())
+    nodes = {inp: nir.Input(np.array([lowered.input_size])), **nodes, out: nir.Output(np.array([total_out]))}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=dict(graph.metadata), type_check=False)
+
+
+def check_graph(graph: Any, where: str | Path = "NIR graph") -> RuntimeGraph:
+    """Validate a NIR graph with the one validator (``load_graph``); one-line ``UserError``
+    naming ``where``."""
     if not isinstance(graph, nir.NIRGraph):
         raise UserError(f"expected a NIR graph, got {_type(graph)}", where)
     try:
-        lowered = load_graph(graph)
+        return load_graph(graph)
     except UserError as err:
         raise UserError(str(err), where) from None
-    if len(lowered.outputs) != 1 or len(lowered.inputs) != 1:
-        raise UserError(f"this interpreter runs graphs with one Input and one Output node (has "
-                        f"{len(lowered.inputs)} and {len(lowered.outputs)})", where)
-    return lowered
 
 
 class NIRInterpreter:
     """Run a NIR file (or graph) step by step through ``nirtorch.nir_to_torch``.
 
-    ``run(x)``: ``x`` ``[B, T, C_in]`` -> (output ``[B, T, C_out]``, ``{neuron node: [B, T, N]}``).
+    ``run(x)``, as the runtime takes and returns them: ``x`` ``[B, T, C_in]`` (all Inputs'
+    values concatenated in ``lowered.inputs`` order, flattened) or ``{Input name: [B, T, *shape]
+    or [T, *shape]}`` -> (``{Output name: [B, T, N]}``, ``{neuron node: [B, T, N]}``).
     """
 
     def __init__(self, source: str | Path | Any, dtype: torch.dtype = torch.float64) -> None:
@@ -194,12 +262,12 @@ class NIRInterpreter:
         self.lowered = check_graph(graph, where)
         self.dt = self.lowered.dt
         self.graph = graph
+        self.wired = single_io(graph, self.lowered)
         self.dtype = dtype
-        self.output_name = next(iter(self.lowered.outputs))
         self.back_edges: set[str] = set()
         # nirtorch's module names: dots become "_", Python keywords get a "nir_node_" prefix
         self.module_names = {}
-        for name in graph.nodes:
+        for name in self.wired.nodes:
             mod = name.replace(".", "_")
             self.module_names[mod] = self.module_names[f"nir_node_{mod}"] = name
         self.module = self._build()
@@ -215,10 +283,8 @@ class NIRInterpreter:
                             "this interpreter needs a synapse node there", where)
 
     def _node_map(self) -> dict:
-        import nir
-
         g, back = self.lowered, self.back_edges
-        names = {id(node): name for name, node in self.graph.nodes.items()}
+        names = {id(node): name for name, node in self.wired.nodes.items()}
         preds: dict[str, list[str]] = {n: [] for n in self.graph.nodes}
         for s, d in self.graph.edges:
             preds[d].append(s)
@@ -277,12 +343,13 @@ class NIRInterpreter:
                 nir.Conv1d: structured, nir.Conv2d: structured, nir.SumPool2d: structured,
                 nir.AvgPool2d: structured, nir.Flatten: lambda node: nn.Identity(),
                 nir.LIF: neuron, nir.CubaLIF: neuron, nir.LI: neuron, nir.CubaLI: neuron, nir.IF: neuron,
-                nir.I: neuron, nir.Threshold: neuron}
+                nir.I: neuron, nir.Threshold: neuron,
+                InputSlice: lambda node: Slice(node.start, node.stop), OutputTap: lambda node: Tap()}
 
     def _build(self) -> torch.fx.GraphModule:
         import nirtorch
 
-        return nirtorch.nir_to_torch(self.graph, self._node_map(), dtype=self.dtype)
+        return nirtorch.nir_to_torch(self.wired, self._node_map(), dtype=self.dtype)
 
     def _prev_output_sources(self) -> set[str]:
         found = set()
@@ -294,31 +361,36 @@ class NIRInterpreter:
         return found
 
     @torch.no_grad()
-    def run(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def run(self, x: torch.Tensor | np.ndarray | Mapping[str, Any]
+            ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        if isinstance(x, Mapping):
+            x = self.lowered.pack_inputs(x)
         x = torch.as_tensor(x).to(self.dtype)
+        if x.ndim != 3 or x.shape[2] != self.lowered.input_size:
+            raise UserError(f"input must be [B, T, {self.lowered.input_size}] (all Inputs concatenated) or "
+                            f"a mapping of Input names {sorted(self.lowered.inputs)}, got shape {list(x.shape)}")
         batch, steps, _ = x.shape
         records: dict[str, list[torch.Tensor]] = {}
+        outputs: dict[str, list[torch.Tensor]] = {}
         handles = []
         for name, module in self.module.named_children():
+            key = self.module_names.get(name)
             if isinstance(module, EulerNeuron):
-                key = self.module_names[name]
                 records[key] = []
                 handles.append(module.register_forward_hook(lambda _m, _i, out, key=key: records[key].append(out[0])))
+            elif isinstance(module, Tap):
+                outputs[key] = []
+                handles.append(module.register_forward_hook(lambda _m, _i, out, key=key: outputs[key].append(out)))
         state: dict[str, Any] = {name: None for name, _ in self.module.named_children()}
         children = {self.module_names[c]: c for c, _ in self.module.named_children() if c in self.module_names}
         for name in self.back_edges:
             mod = children[name]
             state[f"{mod}_prev_output"] = getattr(self.module, mod).rest(batch, x)
-        outputs = []
         try:
             for t in range(steps):
-                result = self.module(x[:, t], state)
-                *values, state = result
-                total = values[0]
-                for v in values[1:]:
-                    total = total + v
-                outputs.append(total)
+                *_, state = self.module(x[:, t], state)
         finally:
             for h in handles:
                 h.remove()
-        return torch.stack(outputs, 1), {k: torch.stack(v, 1) for k, v in records.items() if v}
+        return ({k: torch.stack(outputs[k], 1) for k in self.lowered.outputs},
+                {k: torch.stack(v, 1) for k, v in records.items() if v})

@@ -138,6 +138,7 @@ class Network:
         self.quant_input_range: float | None = None
         self.quant_origin = ""
         self.plane_choice: PlaneChoice | None = None
+        self._emulators: dict[str, tuple[QuantizedGraph | None, Emulator]] = {}
 
     # -- inspection ----------------------------------------------------------------------------
     def latency(self) -> dict[str, int | None]:
@@ -259,6 +260,15 @@ class Network:
         return _check_array(x, g.input_name, self.input_shape, what)
 
     # -- running -------------------------------------------------------------------------------------
+    def _emulator(self, precision: str, quant: QuantizedGraph | None) -> Emulator:
+        """The emulator of ``precision`` (``floating_pt`` / ``fixed_pt``) with ``quant``, prepared
+        once (its weight matrices) and reused while the quantisation stays the same."""
+        kept = self._emulators.get(precision)
+        if kept is None or kept[0] is not quant:
+            kept = (quant, Emulator(self.graph, precision, quant))
+            self._emulators[precision] = kept
+        return kept[1]
+
     def run(self, x: Any, backend: str = "emu", precision: str = "float", record: Sequence[str] = ("spikes",),
             flush: bool = False, progress: bool = False) -> NetworkRun:
         """Run ``x`` from rest (see the module docstring); ``precision`` ``float`` or ``fixed``
@@ -274,7 +284,7 @@ class Network:
         quant = self._fixed_point_for(float(np.abs(xs).max()), _is_integer(xs)) if prec == "fixed_pt" else None
         t0 = time.perf_counter()
         if backend == "emu":
-            rec = Emulator(self.graph, prec, quant).run(xs)
+            rec = self._emulator(prec, quant).run(xs)
         else:
             from ucfdvs.neuro_runtime.lava_run import run_lava
 
@@ -319,7 +329,7 @@ class Network:
             from ucfdvs.neuro_runtime.lava_run import run_lava
 
             return run_lava(self.graph, seqs, prec, quant=quant, progress=progress)
-        emulator = Emulator(self.graph, prec, quant)
+        emulator = self._emulator(prec, quant)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         records: dict[int, RunRecord] = {}
         chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -340,7 +350,7 @@ class Network:
         """Fill ``run.v`` / ``v_scale`` / ``v_mismatch`` (see the module docstring)."""
         g, rec, q = self.graph, run.record, run.quant
         B, T = run.inputs.shape[:2]
-        emu = Emulator(g, run.precision, q)
+        emu = self._emulator(run.precision, q)
         if q is None:
             msgs = {g.input_name: run.inputs, **rec.activity}
         else:
@@ -358,9 +368,9 @@ class Network:
                 if mt is None:
                     a_dir += shifted
                 elif q is None:
-                    a_syn += shifted @ mt
+                    a_syn += mt(shifted)
                 else:
-                    acc = wrap_int32(np.rint(shifted @ mt).astype(np.int64))
+                    acc = wrap_int32(mt(shifted))
                     a_syn += wrap_int32(shift_exp(acc, exp))
             v_out = np.zeros((B, T, spec.size))
             fired = np.zeros((B, T, spec.size), dtype=bool)

@@ -53,16 +53,29 @@ class RunRecord:
         ]
 
 
-def count_synaptic_events(graph, msgs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Synaptic events per projection from the messages each source sent (``[..., T, N_src]``)."""
+def synapse_fan_out(graph) -> dict[str, np.ndarray]:
+    """Per projection ``src->dst`` with synapses: non-zero weights per source channel ``[N_src]``
+    (direct, zero-delay connections are wires, not synapses, and are not counted)."""
     out: dict[str, np.ndarray] = {}
     for p in graph.projections:
         nnz = np.zeros(graph.size(p.src), dtype=np.int64)
         for t in p.terms:
-            if t.delay > 0:  # direct (zero-delay) connections are wires, not synapses
+            if t.delay > 0:
                 nnz += np.count_nonzero(t.matrix, axis=0)
-        if not nnz.any():
-            continue
-        m = msgs[p.src]
-        out[p.name] = (m != 0).astype(np.int64) @ nnz
+        if nnz.any():
+            out[p.name] = nnz
+    return out
+
+
+def count_synaptic_events(graph, msgs: dict[str, np.ndarray],
+                          fan_out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Synaptic events per projection from the messages each source sent (``[..., T, N_src]``):
+    ``sum_k [m_k != 0] fan_out_k`` (``fan_out``: :func:`synapse_fan_out`, computed when not given)."""
+    if fan_out is None:
+        fan_out = synapse_fan_out(graph)
+    out: dict[str, np.ndarray] = {}
+    for p in graph.projections:
+        if p.name in fan_out:
+            # float64 BLAS is exact here: integer sums far below 2**53
+            out[p.name] = ((msgs[p.src] != 0) @ fan_out[p.name].astype(np.float64)).astype(np.int64)
     return out

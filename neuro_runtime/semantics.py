@@ -221,18 +221,52 @@ def lif_fixed_update(
     """One bit-accurate sub-threshold step of Lava's ``AbstractPyLifModelFixed`` (int64 arrays).
 
     Shapes broadcast: states ``[B, N]``, parameters ``[N]``.  Returns new ``(u, v)`` before the
-    spike/reset.  ``du_q`` is the stored 12-bit value (Lava adds ds_offset = 1 itself).
+    spike/reset.  ``du_q`` is the stored 12-bit value (Lava adds ds_offset = 1 itself)::
+
+        u = wrap24(wrap32(decay(u, du_q + 1) + wrap32(wrap32(a_in) << 6)))
+        v = clip(wrap32(decay(v, dv_q)) + u + bias_eff, -2**23 + 1, 2**23 - 1)
+
+    ``decay(x, c) = sign(x (4096 - c)) (|x (4096 - c)| >> 12)``; ``wrap24`` subtracts ``2**24``
+    above ``2**23`` and adds it at or below ``-2**23`` (once, as Lava does).  Computed in place
+    on fresh arrays with shifts and masks (a few temporaries per step, no ``np.where``).
     """
-    dcu = decay_fixed_vec(u, du_q + 1)
-    dcu = wrap_int32(dcu)
-    act = wrap_int32(np.left_shift(wrap_int32(a_in), ACT_SHIFT))
-    cur = wrap_int32(dcu + act)
-    wrapped = np.where(cur > MAX_UV, cur - 2 * MAX_UV, cur)
-    wrapped = np.where(wrapped <= -MAX_UV, cur + 2 * MAX_UV, wrapped)
-    u = wrapped
-    dvv = wrap_int32(decay_fixed_vec(v, dv_q))
-    v = np.clip(dvv + u + bias_eff, -MAX_UV + 1, MAX_UV - 1)
-    return u, v
+    dcu = _wrap32_(_decay_(np.multiply(u, DECAY_UNITY - (np.asarray(du_q, dtype=np.int64) + 1), dtype=np.int64)))
+    act = _wrap32_(np.array(a_in, dtype=np.int64))
+    act <<= ACT_SHIFT
+    cur = dcu
+    cur += _wrap32_(act)
+    _wrap32_(cur)
+    over = MAX_UV - cur  # < 0 where cur > 2**23: subtract 2**24 there
+    over >>= 63
+    over &= 2 * MAX_UV
+    cur -= over
+    under = cur + (MAX_UV - 1)  # < 0 where cur <= -2**23: add 2**24 there
+    under >>= 63
+    under &= 2 * MAX_UV
+    cur += under
+    v = _wrap32_(_decay_(np.multiply(v, DECAY_UNITY - np.asarray(dv_q, dtype=np.int64), dtype=np.int64)))
+    v += cur
+    v += bias_eff
+    np.clip(v, -MAX_UV + 1, MAX_UV - 1, out=v)
+    return cur, v
+
+
+def _wrap32_(a: np.ndarray) -> np.ndarray:
+    """:func:`wrap_int32` in place on an int64 array: ``((a + 2**31) mod 2**32) - 2**31``."""
+    a += 1 << 31
+    a &= 0xFFFFFFFF
+    a -= 1 << 31
+    return a
+
+
+def _decay_(prod: np.ndarray) -> np.ndarray:
+    """``sign(prod) * (|prod| >> 12)`` in place on an int64 array (|prod| < 2**62): division by
+    4096 rounded towards zero, ``(prod + (4095 if prod < 0 else 0)) >> 12``."""
+    negative = prod >> 63  # -1 where prod < 0, else 0
+    negative &= DECAY_UNITY - 1
+    prod += negative
+    prod >>= DECAY_SHIFT
+    return prod
 
 
 def decay_fixed_vec(x: np.ndarray, decay_const: np.ndarray) -> np.ndarray:

@@ -303,7 +303,28 @@ def _interpreter(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
     from ucfdvs.export.nir_interpreter import NIRInterpreter
 
     out, rec = NIRInterpreter(g).run(torch.from_numpy(x))
-    return Result({next(iter(graph.outputs)): out.numpy()}, {k: v.numpy() for k, v in rec.items()})
+    return Result({k: v.numpy() for k, v in out.items()}, {k: v.numpy() for k, v in rec.items()})
+
+
+def test_interpreter_takes_inputs_as_the_runtime_does() -> None:
+    """Several Inputs: ``{Input name: [B, T, *shape]}`` (and ``[T, *shape]``) runs as the packed
+    ``[B, T, C]`` array; outputs come back per Output name; a wrong width is a UserError."""
+    from ucfdvs.export.nir_interpreter import NIRInterpreter
+
+    g, rg, x = _case("multi_io")
+    interp = NIRInterpreter(g)
+    named = {n: x[:, :, off:off + size].reshape(BATCH, STEPS, *rg.shapes[n]) for n, (off, size) in rg.inputs.items()}
+    assert named["x2"].shape == (BATCH, STEPS, 2, 2)
+    packed, rec = interp.run(x)
+    by_name, rec2 = interp.run(named)
+    assert set(packed) == {"o1", "o2"} and packed["o2"].shape == (BATCH, STEPS, 4)
+    for k in packed:
+        assert torch.equal(packed[k], by_name[k])
+    assert all(torch.equal(rec[k], rec2[k]) for k in rec)
+    one, _ = interp.run({n: a[0] for n, a in named.items()})
+    assert torch.equal(one["o1"][0], packed["o1"][0])
+    with pytest.raises(UserError, match=r"input must be \[B, T, 7\]"):
+        interp.run(x[:, :, :5])
 
 
 def _streaming(g: nir.NIRGraph, graph: RuntimeGraph, x: np.ndarray) -> Result:
@@ -336,7 +357,6 @@ EXECUTORS = [
 ]
 
 NOT_EXPRESSIBLE = {
-    ("interpreter", "multi_io"): "one Input and one Output",
     ("streaming", "multi_io"): "one Input and one Output",
     ("streaming", "conv2d_pool"): "no Conv, pooling, Flatten, IF",
     ("streaming", "conv1d_threshold"): "no Conv, Threshold, I, CubaLI",
@@ -468,3 +488,46 @@ def test_integer_input_is_sent_as_it_is() -> None:
     assert {qp.name: qp.weight_exp for qp in exact.projections if qp.src == rg.input_name} == {
         k: e + 10 for k, e in first.items()}
     assert all(-8 <= pl.weight_exp <= 7 for qp in exact.projections for pl in qp.planes)
+
+
+@pytest.mark.parametrize("activity", ["sparse", "dense"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_sparse_products_match_dense(case: str, activity: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every weight matrix stored sparse (CSR), met by sparse messages (sparse x sparse) or by dense
+    ones (CSR x dense): the same run as the dense (BLAS) default, float to FLOAT_TOL with identical
+    spikes, fixed point bit-identical."""
+    from ucfdvs.neuro_runtime import emulator
+
+    g, rg, x = _case(case)
+    dense = {p: _reference(case, p) for p in ("floating_pt", "fixed_pt")}
+    monkeypatch.setattr(emulator, "SPARSE_MIN_ENTRIES", 0)
+    monkeypatch.setattr(emulator, "SPARSE_MAX_DENSITY", 1.0)
+    monkeypatch.setattr(emulator, "SPARSE_MAX_ACTIVITY", 1.0 if activity == "sparse" else -1.0)
+    for precision, ref in dense.items():
+        emu = Emulator(rg, precision, _quant(rg) if precision == "fixed_pt" else None)
+        assert all(mt is None or mt.sparse for terms in emu.into.values() for _, _, mt, _ in terms)
+        got = emu.run(x)
+        for kind in ("activity", "outputs"):
+            for name, value in getattr(ref, kind).items():
+                spiking = name in rg.neurons and rg.neurons[name].spiking
+                if precision == "fixed_pt" or spiking:
+                    np.testing.assert_array_equal(getattr(got, kind)[name], value, err_msg=f"{precision} {name}")
+                else:
+                    assert np.abs(getattr(got, kind)[name] - value).max() <= FLOAT_TOL, (precision, name)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fixed_products_beyond_float64_are_exact(sparse: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integer products whose partial sums may pass 2**53 run in int64: still exact (float64
+    would round them)."""
+    from ucfdvs.neuro_runtime import emulator
+
+    monkeypatch.setattr(emulator, "SPARSE_MIN_ENTRIES", 0 if sparse else 1 << 40)
+    rng = np.random.default_rng(0)
+    w = rng.integers(-(1 << 24), 1 << 24, (5, 64)) * (rng.random((5, 64)) < 0.1)
+    x = rng.integers(-(1 << 31), 1 << 31, (4, 64))
+    mt = emulator.SynapseMatrix(w, message_bound=1 << 31)
+    assert not mt.exact_float and mt.sparse == sparse
+    exact = np.array([[sum(int(a) * int(b) for a, b in zip(row, col)) for col in w] for row in x], dtype=np.int64)
+    assert not np.array_equal(np.rint(x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64), exact)
+    np.testing.assert_array_equal(mt(x), exact)

@@ -71,7 +71,9 @@ def test_interpreter_reproduces_spikes_exactly_and_scores(nir_file: Path, stream
         x = features(3, 25).double()
         with torch.no_grad():
             out, rec = net.run(x, record=True, surrogate=False)
-        out2, rec2 = interp.run(x)
+        outs2, rec2 = interp.run(x)
+        assert list(outs2) == [net.output_name]
+        out2 = outs2[net.output_name]
         assert set(rec) == set(rec2)
         active = 0
         for name, value in rec.items():
@@ -222,7 +224,8 @@ def test_cli_export_writes_nir_the_interpreter_runs(tiny_checkpoints, tiny_data:
         x[row, : v.n_snippets] = torch.from_numpy(v.features)
     with torch.no_grad():
         ours, rec = model.net.double().run(x, record=True, surrogate=False)
-    theirs, rec2 = NIRInterpreter(out).run(x)
+    outs, rec2 = NIRInterpreter(out).run(x)
+    theirs = outs[model.net.output_name]
     assert all(torch.equal(rec[k], rec2[k]) for k in rec if model.net.nodes[k].kind == "lif")
     assert float((torch.sigmoid(ours) - torch.sigmoid(theirs)).abs().max()) <= 1e-12
     assert export_main(["nir-info", str(out)]) == 0

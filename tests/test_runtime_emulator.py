@@ -457,3 +457,38 @@ def test_nir_paper_cnn_runs_in_the_emulator_as_in_the_interpreter() -> None:
     for n in rg.neurons:
         np.testing.assert_array_equal(rec[n].numpy(), ref.activity[n], err_msg=n)
     assert ref.activity["12"].sum() > 0
+
+
+def test_fixed_lif_update_matches_lavas_formula_literally() -> None:
+    """``semantics.lif_fixed_update`` (in place, shifts and masks) against Lava's
+    ``AbstractPyLifModelFixed`` written literally (sign/abs decay, int32 casts, np.where wrap),
+    on random states, currents and decays across the full ranges, edges included."""
+    from ucfdvs.neuro_runtime.semantics import MAX_UV, lif_fixed_update
+
+    def int32(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.int32).astype(np.int64)
+
+    def decay(x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        prod = x * (4096 - c)
+        return np.sign(prod) * (np.abs(prod) >> 12)
+
+    def literal(u, v, a_in, du_q, dv_q, bias):
+        cur = int32(int32(decay(u, du_q + 1)) + int32(int32(a_in) << 6))
+        wrapped = np.where(cur > MAX_UV, cur - 2 * MAX_UV, cur)
+        u = np.where(wrapped <= -MAX_UV, cur + 2 * MAX_UV, wrapped)
+        return u, np.clip(int32(decay(v, dv_q)) + u + bias, -MAX_UV + 1, MAX_UV - 1)
+
+    rng = np.random.default_rng(0)
+    for big in (1 << 23, 1 << 26, 1 << 31, 1 << 40):
+        u, v = (rng.integers(-MAX_UV + 1, MAX_UV, (6, 64)) for _ in range(2))
+        u[:, :5] = [MAX_UV - 1, -MAX_UV + 1, 0, 1, -1]
+        a = rng.integers(-big, big, (6, 64))
+        a[:, :4] = [(1 << 31) - 1, -(1 << 31), 1 << 25, -(1 << 25)]
+        du, dv = rng.integers(0, 4096, 64), rng.integers(0, 4097, 64)
+        du[:3], dv[:3] = [0, 4095, 4094], [0, 4096, 1]
+        bias = rng.integers(-MAX_UV, MAX_UV, 64)
+        before = (u.copy(), v.copy(), a.copy())
+        got, ref = lif_fixed_update(u, v, a, du, dv, bias), literal(u, v, a, du, dv, bias)
+        np.testing.assert_array_equal(got[0], ref[0])
+        np.testing.assert_array_equal(got[1], ref[1])
+        assert all(np.array_equal(x, y) for x, y in zip(before, (u, v, a)))  # inputs untouched

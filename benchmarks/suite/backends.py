@@ -203,9 +203,9 @@ def run_streaming(nir_source, graph, videos: list[Video], batch_size: int = 32) 
         steps = max(v.n_snippets for v in chunk) + latency
         x = np.stack([padded_input(v, latency, steps) for v in chunk])
         t0 = time.perf_counter()
-        out, rec = interp.run(torch.from_numpy(x))
+        outs, rec = interp.run(torch.from_numpy(x))
         wall += time.perf_counter() - t0
-        out = out.numpy()
+        out = next(iter(outs.values())).numpy()  # the graph's one Output (single_output)
         for row, v in enumerate(chunk):
             n = v.n_snippets
             raw = out[row, latency: n + latency, 0]
