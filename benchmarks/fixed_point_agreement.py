@@ -115,6 +115,32 @@ def measure(path: Path, load_kw: dict, inputs: Callable[[int], np.ndarray],
     return row
 
 
+def table(graphs: dict[str, Any]) -> str:
+    """The README's Markdown table: worst layer per mode (bold: every layer >= 99 %), the planes
+    ``auto`` chose, decisions and synapse processes per mode."""
+    def pct(v: float) -> str:
+        return f"{100 * v:.2f} %".replace(".00 %", " %")
+
+    def short(planes: dict[str, Any]) -> str:
+        values = list(planes.values())
+        return ", ".join(str(v) for v in values) if len(set(map(str, values))) > 1 else str(values[0])
+
+    main_modes = ("one_plane", "two_planes", "exact", "auto")
+    rows = ["| graph | worst layer: 1 plane | 2 planes | 3 planes | exact | auto | auto chose | decisions "
+            "1 / 2 / exact / auto | synapse processes 1 / 2 / exact / auto | samples x steps |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, row in graphs.items():
+        worst = {m: row[m]["worst_spike_agreement"] for m in MODES}
+        cells = [f"**{pct(worst[m])}**" if worst[m] >= 0.99 else pct(worst[m])
+                 for m in ("one_plane", "two_planes", "three_planes", "exact", "auto")]
+        decisions = " / ".join(f"{100 * min(row[m]['decisions'].values(), default=1.0):.1f}".replace(".0", "")
+                               for m in main_modes)
+        processes = " / ".join(str(row[m]["synapse_processes"]) for m in main_modes)
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {short(row['auto']['chosen'])} | {decisions} % | "
+                    f"{processes} | {row['samples']} x {row['steps']} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
@@ -143,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name} [{mode}]: decisions {r['decisions']}; spikes agree (float/fixed): {layers}; "
                   f"planes {r['weight_planes']}, {r['synapse_processes']} synapse processes, "
                   f"{r['synapses']} synapses ({r['seconds']} s)", flush=True)
+    print(table(results["graphs"]))
     save_results(args.out, results)
     print(f"saved {args.out}")
 

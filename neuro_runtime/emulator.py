@@ -226,7 +226,7 @@ class Emulator:
             state = {}
             for n in neurons:
                 msgs[n] = np.zeros((T, B, g.size(n)), dtype=np.int64)
-                state[n] = (np.broadcast_to(q.neurons[n].u_init_q, (B, g.size(n))).astype(np.int64),
+                state[n] = (np.array(np.broadcast_to(q.neurons[n].u_init_q, (B, g.size(n))), dtype=np.int64, order="C"),
                             np.zeros((B, g.size(n)), dtype=np.int64))
             vth = {n: np.left_shift(q.neurons[n].vth_q, 6) for n in neurons}
             for t in range(T):
