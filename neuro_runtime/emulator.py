@@ -243,7 +243,7 @@ class Emulator:
                                 a = a + (c[t] if c is not None else self._product(src, mt, exp, msgs[src][t - d], True))
                         a_in = wrap_int32(a)
                     u, v = state[n]
-                    u, v = lif_fixed_update(u, v, a_in, qn.du_q, qn.dv_q, qn.bias_eff)
+                    u, v = lif_fixed_update(u, v, a_in, qn.du_q, qn.dv_q, qn.bias_eff, a_in_int32=True)
                     if spec.spiking:
                         s = v > vth[n]
                         if qn.reset_q is None:

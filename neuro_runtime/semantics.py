@@ -216,26 +216,31 @@ def decay_fixed(x: np.ndarray, decay_const: int) -> np.ndarray:
 
 def lif_fixed_update(
     u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du_q: np.ndarray, dv_q: np.ndarray,
-    bias_eff: np.ndarray,
+    bias_eff: np.ndarray, a_in_int32: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One bit-accurate sub-threshold step of Lava's ``AbstractPyLifModelFixed`` (int64 arrays).
 
     Shapes broadcast: states ``[B, N]``, parameters ``[N]``.  Returns new ``(u, v)`` before the
-    spike/reset.  ``du_q`` is the stored 12-bit value (Lava adds ds_offset = 1 itself)::
+    spike/reset (the inputs are left as they are).  ``du_q`` is the stored 12-bit value (Lava adds
+    ds_offset = 1 itself)::
 
         u = wrap24(wrap32(decay(u, du_q + 1) + wrap32(wrap32(a_in) << 6)))
         v = clip(wrap32(decay(v, dv_q)) + u + bias_eff, -2**23 + 1, 2**23 - 1)
 
     ``decay(x, c) = sign(x (4096 - c)) (|x (4096 - c)| >> 12)``; ``wrap24`` subtracts ``2**24``
     above ``2**23`` and adds it at or below ``-2**23`` (once, as Lava does).  Computed in place
-    on fresh arrays with shifts and masks (a few temporaries per step, no ``np.where``).
+    on fresh arrays with shifts and masks (a few temporaries per step, no ``np.where``).  Steps that
+    cannot change a value are left out, exactly: ``wrap32`` after a decay (``|decay(x)| <= |x|``,
+    and ``u`` and ``v`` stay within int32), the decay of ``u`` when every ``du_q + 1`` is 4096 (it
+    is 0), the decay of ``v`` when every ``dv_q`` is 0 (it is ``v``), and the first ``wrap32`` of
+    ``a_in`` when the caller says it holds int32 values already (``a_in_int32``).
     """
-    dcu = _wrap32_(_decay_(np.multiply(u, DECAY_UNITY - (np.asarray(du_q, dtype=np.int64) + 1), dtype=np.int64)))
-    act = _wrap32_(np.array(a_in, dtype=np.int64))
-    act <<= ACT_SHIFT
-    cur = dcu
-    cur += _wrap32_(act)
-    _wrap32_(cur)
+    act = np.left_shift(a_in if a_in_int32 else _wrap32_(np.array(a_in, dtype=np.int64)), ACT_SHIFT, dtype=np.int64)
+    cur = _wrap32_(act)
+    keep_u = DECAY_UNITY - (np.asarray(du_q, dtype=np.int64) + 1)
+    if np.any(keep_u):
+        cur += _decay_(np.multiply(u, keep_u, dtype=np.int64))
+        _wrap32_(cur)
     over = MAX_UV - cur  # < 0 where cur > 2**23: subtract 2**24 there
     over >>= 63
     over &= 2 * MAX_UV
@@ -244,7 +249,8 @@ def lif_fixed_update(
     under >>= 63
     under &= 2 * MAX_UV
     cur += under
-    v = _wrap32_(_decay_(np.multiply(v, DECAY_UNITY - np.asarray(dv_q, dtype=np.int64), dtype=np.int64)))
+    keep_v = DECAY_UNITY - np.asarray(dv_q, dtype=np.int64)
+    v = np.array(v, dtype=np.int64) if np.all(keep_v == DECAY_UNITY) else _decay_(np.multiply(v, keep_v, dtype=np.int64))
     v += cur
     v += bias_eff
     np.clip(v, -MAX_UV + 1, MAX_UV - 1, out=v)

@@ -488,7 +488,13 @@ def test_fixed_lif_update_matches_lavas_formula_literally() -> None:
         du[:3], dv[:3] = [0, 4095, 4094], [0, 4096, 1]
         bias = rng.integers(-MAX_UV, MAX_UV, 64)
         before = (u.copy(), v.copy(), a.copy())
-        got, ref = lif_fixed_update(u, v, a, du, dv, bias), literal(u, v, a, du, dv, bias)
-        np.testing.assert_array_equal(got[0], ref[0])
-        np.testing.assert_array_equal(got[1], ref[1])
-        assert all(np.array_equal(x, y) for x, y in zip(before, (u, v, a)))  # inputs untouched
+        a32 = a.astype(np.int32).astype(np.int64)
+        # per-neuron decays, then the exact shortcuts: no current decay (du 4095), no leak (dv 0)
+        for du_case, dv_case in ((du, dv), (np.full(64, 4095), dv), (du, np.zeros(64, np.int64)),
+                                 (np.full(64, 4095), np.zeros(64, np.int64))):
+            ref = literal(u, v, a, du_case, dv_case, bias)
+            for got in (lif_fixed_update(u, v, a, du_case, dv_case, bias),
+                        lif_fixed_update(u, v, a32, du_case, dv_case, bias, a_in_int32=True)):
+                np.testing.assert_array_equal(got[0], ref[0])
+                np.testing.assert_array_equal(got[1], ref[1])
+            assert all(np.array_equal(x, y) for x, y in zip(before, (u, v, a)))  # inputs untouched
