@@ -516,6 +516,28 @@ def test_sparse_products_match_dense(case: str, activity: str, monkeypatch: pyte
                     assert np.abs(getattr(got, kind)[name] - value).max() <= FLOAT_TOL, (precision, name)
 
 
+def test_fixed_products_in_float32_only_where_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dense integer W meets messages in float32 BLAS while ``row sum |W| x max |x|`` stays below
+    2**24, else in float64: exact either way, also for odd sums just past float32's integers (where
+    float32 would round)."""
+    from ucfdvs.neuro_runtime import emulator
+
+    monkeypatch.setattr(emulator, "SPARSE_MIN_ENTRIES", 1 << 40)
+    w = np.random.default_rng(0).integers(-4097, 4098, (3, 64))
+    w[0], w[1] = 4097, -4095
+    mt = emulator.SynapseMatrix(w, message_bound=1 << 31)
+    assert mt.w32 is not None and mt.row_sum == 64 * 4097
+    limit = (1 << 24) // (64 * 4097)  # 63: largest |x| kept in float32
+    for peak in (1, limit, limit + 2, 1 << 20):
+        x = np.random.default_rng(peak).integers(-peak, peak + 1, (5, 64))
+        x[0], x[0, 0] = peak, peak - 1  # row 0's sum is odd and, past the limit, above 2**24
+        exact = np.array([[sum(int(a) * int(b) for a, b in zip(row, col)) for col in w] for row in x], dtype=np.int64)
+        np.testing.assert_array_equal(mt(x), exact)
+    assert np.float32(exact[0, 0]) != exact[0, 0]  # float32 alone would have rounded the last case
+    spikes = emulator.SynapseMatrix(w, message_bound=1)
+    np.testing.assert_array_equal(spikes(np.ones((2, 64), dtype=np.int64)), np.tile(w.sum(axis=1), (2, 1)))
+
+
 @pytest.mark.parametrize("sparse", [False, True])
 def test_fixed_products_beyond_float64_are_exact(sparse: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """Integer products whose partial sums may pass 2**53 run in int64: still exact (float64
