@@ -21,7 +21,6 @@ the emulator and in Lava ``floating_pt``; per LIF layer the spike agreement at t
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -107,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{kind:16s} {name:10s} {r['status']}: {layers}")
     save_results(args.out, {"machine": describe_machine(), "samples": args.samples, "steps": args.steps,
                             "lava_samples": args.lava_samples, **results})
-    print(json.dumps({k: {n: r.get("layers") for n, r in v.items()} for k, v in results.items()})[:3000])
+    print(f"saved {args.out}")
 
 
 if __name__ == "__main__":
