@@ -6,11 +6,12 @@ graph through the runtime's API (:func:`neuro_runtime.load_network`, ``--flush``
 input step reaches the output) on the same test samples: emulator float and fixed on all of them,
 Lava ``floating_pt`` and ``fixed_pt`` on the first ``--lava`` (default all).  Decision: the output
 channel with the most spikes (first on ties), in the library and in the runtime.  Each runs with its library's reset (``meta.json``).
-``--weight-planes N|exact``: fixed point with that many weight planes per synapse layer
-(:func:`neuro_runtime.quantize.quantize`; scales from bounds, spike inputs sent as they are); a lava-dl
-network keeps its native integers (one plane) whatever is asked.
+``--weight-planes N|exact|auto``: fixed point with that many weight planes per synapse layer, as
+``ucfdvs run`` chooses them (:func:`benchmarks.suite.run_command.quantize_on_input`: scales from
+bounds, spike inputs sent as they are, ``auto`` chosen on the test inputs); a lava-dl network
+keeps its native integers (one plane) whatever is asked.
 
-    python -m ucfdvs.benchmarks.cross_framework [--digits DIR] [--lava N] [--weight-planes N|exact] [--out FILE]
+    python -m ucfdvs.benchmarks.cross_framework [--digits DIR] [--lava N] [--weight-planes N|exact|auto] [--out FILE]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
+from ucfdvs.benchmarks.suite.run_command import parse_weight_planes, quantize_on_input
 from ucfdvs.errors import UserError
 
 RUNS = (("emu", "float"), ("emu", "fixed"), ("lava", "float"), ("lava", "fixed"))
@@ -49,8 +51,7 @@ def evaluate(folder: Path, lava: int | None, weight_planes: int | str = 1) -> di
     n_lava = len(x) if lava is None else min(lava, len(x))
     entry["status"], entry["lava_samples"] = "ran", n_lava
     if weight_planes != 1 and meta["source"] != "lava-dl":
-        net.quantize(input_range=float(np.abs(x).max()) or 1.0, weight_planes=weight_planes,
-                     integer_input=bool(np.all(x == np.round(x))))
+        quantize_on_input(net, x, weight_planes)
     entry["weight_planes"] = weight_planes if meta["source"] != "lava-dl" else 1
     for backend, precision in RUNS:
         xs = x if backend == "emu" else x[:n_lava]
@@ -101,18 +102,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--digits", type=Path, default=results_dir() / "digits",
                     help="folders of benchmarks.digits_networks (default %(default)s)")
     ap.add_argument("--lava", type=int, help="Lava on the first N test samples (default all)")
-    ap.add_argument("--weight-planes", default="1", choices=("1", "2", "3", "4", "exact"),
-                    help="weight planes per synapse layer in fixed point (default %(default)s)")
+    ap.add_argument("--weight-planes", type=parse_weight_planes, default=1,
+                    help="weight planes per synapse layer in fixed point: 1 to 4, exact or auto (default %(default)s)")
     ap.add_argument("--out", type=Path, default=results_dir() / "cross_framework.json")
     args = ap.parse_args(argv)
-    planes = args.weight_planes if args.weight_planes == "exact" else int(args.weight_planes)
     folders = sorted(p for p in args.digits.glob("*") if (p / "meta.json").is_file())
     if not folders:
         raise SystemExit(f"cross_framework: error: no networks in {args.digits}: run "
                          "python -m ucfdvs.benchmarks.digits_networks first")
     results = {}
     for folder in folders:
-        results[folder.name] = evaluate(folder, args.lava, planes)
+        results[folder.name] = evaluate(folder, args.lava, args.weight_planes)
         print(f"{folder.name}: done", flush=True)
     print(table(results))
     save_results(args.out, {"machine": describe_machine(), "networks": results})

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import io
 import json
 import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
 from ucfdvs.atomic import atomic_path
+
+
+@contextlib.contextmanager
+def library_notices_silenced() -> Iterator[None]:
+    """Swallow what a third-party library prints on stdout inside the block (lava-dl's import
+    banners, snnTorch's and NeuroBench's notices); stdout is restored on exit.  Benchmark code only."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 def git_commit() -> str:

@@ -5,7 +5,8 @@ spikes at dt 1e-4 s; the Sinabs CNN on random events ``[2, 34, 34]``, 5 % densit
 samples; the snnTorch Braille RNN (reset to zero, as trained) on random events, 12 channels, 10 %
 density, 100 steps, 16 samples) and the digit networks of :mod:`benchmarks.digits_networks`
 (their ``graph.nir`` and test ``inputs.npy``: the first 64 samples; the other 296 are the separate
-set).  Each graph is loaded with
+set; lava-dl's network, a netx file, is left out: it keeps its own integers, so its fixed point is
+the network itself, and :mod:`benchmarks.cross_framework` compares it with slayer).  Each graph is loaded with
 :func:`neuro_runtime.sources.load_foreign`, quantised six ways (:data:`MODES`: node scales from
 worst-case bounds with one, two or three weight planes per synapse layer or ``"exact"`` planes;
 calibrated on a separate

@@ -43,10 +43,12 @@ def graphs(paper: Path, digits: Path, batch: int, steps: int) -> dict[str, tuple
         "cnn_sinabs": ({"path_or_graph": paper / "cnn_sinabs.nir", "source": "sinabs"},
                        (rng.random((batch, steps, 2, 34, 34)) < 0.05).astype(np.uint8)),
     }
-    for folder in sorted(p for p in digits.glob("*") if (p / "graph.nir").is_file()):
+    for folder in sorted(p for p in digits.glob("*") if (p / "meta.json").is_file()):
         meta = json.loads((folder / "meta.json").read_text())
-        out[f"digits_{folder.name}"] = ({"path_or_graph": folder / "graph.nir", "source": meta["source"], "reset": meta.get("reset", "zero")},
-                                        np.load(folder / "inputs.npy")[:batch])
+        graph = folder / meta.get("graph", "graph.nir")  # lava-dl's network: its netx file
+        if graph.is_file():
+            out[f"digits_{folder.name}"] = ({"path_or_graph": graph, "source": meta["source"],
+                                             "reset": meta.get("reset", "zero")}, np.load(folder / "inputs.npy")[:batch])
     return out
 
 
@@ -102,10 +104,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--graphs", nargs="+", help="only these graphs (names as in the table)")
     ap.add_argument("--out", type=Path, default=results_dir() / "graph_speed.json")
     args = ap.parse_args(argv)
+    if args.batch < 2:
+        ap.error("--batch must be >= 2 (Lava's sustained speed is timed on the sequences after the first)")
+    cases = graphs(args.paper, args.digits, args.batch, args.steps)
+    unknown = sorted(set(args.graphs or ()) - set(cases))
+    if unknown:
+        ap.error(f"unknown graph {unknown[0]!r} (known: {', '.join(cases)})")
     results = {}
     print("| graph | neurons | precision | emulator steps/s, batch 1 | emulator steps/s, batch | Lava steps/s | "
           "ratio, batch 1 | ratio, batch |\n|---|---|---|---|---|---|---|---|")
-    for name, (kwargs, x) in graphs(args.paper, args.digits, args.batch, args.steps).items():
+    for name, (kwargs, x) in cases.items():
         if args.graphs and name not in args.graphs:
             continue
         results[name] = r = measure(name, kwargs, x, args.lava_sequences)

@@ -86,15 +86,15 @@ def snntorch_import_flat(graph: Any) -> torch.nn.Module:
     ``reset_delay=False``; ``torch.nn.Linear`` with the file's bias).  Its notices on stdout are
     swallowed.
     """
-    import contextlib
-    import io
     import warnings
     from unittest import mock
 
     from snntorch import import_nir
 
+    from ucfdvs.benchmarks.environment import library_notices_silenced
+
     with mock.patch.object(import_nir, "_replace_rnn_subgraph_with_nirgraph", lambda g: g), \
-            contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            library_notices_silenced(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return import_nir.import_from_nir(graph)
 

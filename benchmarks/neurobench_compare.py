@@ -17,8 +17,6 @@ Prints the table and writes JSON (default ``benchmarks/results/neurobench_compar
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ucfdvs.benchmarks.environment import describe_machine, results_dir, save_results
+from ucfdvs.benchmarks.environment import describe_machine, library_notices_silenced, results_dir, save_results
 
 METRICS = ("Footprint", "ConnectionSparsity", "ActivationSparsity", "Effective_MACs", "Effective_ACs", "Dense",
            "MembraneUpdates")
@@ -94,7 +92,7 @@ def neurobench_run(case: Case) -> dict[str, float]:
     loader = torch.utils.data.DataLoader(data, batch_size=len(case.inputs))
     bench = Benchmark(SNNTorchModel(case.net), loader, [], [],
                       [[Footprint, ConnectionSparsity], [ActivationSparsity, SynapticOperations, MembraneUpdates]])
-    with contextlib.redirect_stdout(io.StringIO()):  # its deprecation notices and progress text
+    with library_notices_silenced():  # its deprecation notices and progress text
         res = bench.run(quiet=True)
     bench.workload_metric_manager.cleanup_hooks(bench.model)
     out = {k: float(v) for k, v in res.items() if k != "SynapticOperations"}

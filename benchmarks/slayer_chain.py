@@ -16,23 +16,16 @@ step per block (nothing is cut off at the end).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from ucfdvs.atomic import atomic_path
+from ucfdvs.benchmarks.environment import library_notices_silenced
 
 NEURON = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03, "tau_grad": 0.03, "scale_grad": 3,
           "requires_grad": False}
 """CUBA parameters of lava-dl's tutorials (vThMant 80, iDecay 1024, vDecay 123)."""
-
-
-def _silence_banners() -> Any:
-    import contextlib
-    import io
-
-    return contextlib.redirect_stdout(io.StringIO())
 
 
 class SlayerChain(torch.nn.Module):
@@ -40,7 +33,7 @@ class SlayerChain(torch.nn.Module):
 
     def __init__(self, sizes: list[int], weight_scale: float = 2.0, neuron: dict | None = None) -> None:
         super().__init__()
-        with _silence_banners():
+        with library_notices_silenced():
             from lava.lib.dl import slayer
         params = dict(NEURON if neuron is None else neuron)
         self.blocks = torch.nn.ModuleList(

@@ -125,7 +125,11 @@ class NeuronSpec:
     bias: np.ndarray
     reset_sub: np.ndarray | None = None
     start: int = 0
-    u_init: np.ndarray | None = None
+    u_init: np.ndarray | None = None  # None: zeros
+
+    def __post_init__(self) -> None:
+        if self.u_init is None:
+            self.u_init = np.zeros(self.size)
 
     @property
     def spiking(self) -> bool:

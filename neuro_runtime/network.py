@@ -178,7 +178,8 @@ class Network:
         ``integer_input``: the input holds integers (events, counts) and is sent as it is
         (``S_in = 1``); default: True when the calibration (or choice) input is all integers.  A
         lava-dl network (source ``lava-dl``) keeps its own integers where they sit on Loihi's grid
-        (:func:`neuro_runtime.native_fixed.quantize_native`; ``quant.origins`` per node)."""
+        (:func:`neuro_runtime.native_fixed.quantize_native`; ``quant.origins`` per node); ``"auto"``
+        then means one plane, which holds them exactly."""
         cal = choice = None
         if calibration is not None:
             cal = self.check_input(calibration, "calibration input")
@@ -201,12 +202,13 @@ class Network:
         self.plane_choice = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuantizationWarning)  # kept in quant.warnings
-            if choice is not None:
+            if self.source.source == "lava-dl":  # its own integers fit one plane: "auto" means one
+                self._quant = quantize_native(self.graph, weight_planes=1 if choice is not None else weight_planes, **kw)
+            elif choice is not None:
                 self.plane_choice = choose_weight_planes(self.graph, choice, **kw)
                 self._quant = self.plane_choice.quant
             else:
-                quantizer = quantize_native if self.source.source == "lava-dl" else quantize
-                self._quant = quantizer(self.graph, weight_planes=weight_planes, **kw)
+                self._quant = quantize(self.graph, weight_planes=weight_planes, **kw)
         self.quant_input_range, self.quant_origin = input_range, origin
         self._quant_automatic, self._quant_integer = False, integer_input
         return self._quant

@@ -173,7 +173,11 @@ def _dense(p: Path, where: str, layer: Any, w: np.ndarray,
            shape: tuple[int, ...]) -> tuple[nir.Linear, tuple[int, ...]]:
     """A dense layer's ``Linear`` (weight ``[out, in]``) and its output shape ``(out,)``."""
     if w.ndim == 1:
-        w = w.reshape(int(np.prod(layer["shape"][()])), -1)
+        out = int(np.prod(layer["shape"][()])) if "shape" in layer else 0
+        if out <= 0 or w.size % out:
+            raise UserError(f"netx {where} (dense): a flat weight of {w.size} values needs a layer shape that "
+                            "divides it", p)
+        w = w.reshape(out, -1)
     if w.ndim != 2:
         raise UserError(f"netx {where} (dense): weight must be 2-D [out, in], got shape {list(w.shape)}", p)
     if w.shape[1] != int(np.prod(shape)):

@@ -404,7 +404,14 @@ def quantize(
             bexp = np.minimum(bexp, BIAS_EXP_MAX)
         bmant = np.clip(np.round(bq / 2.0 ** bexp), BIAS_MANT_MIN, BIAS_MANT_MAX).astype(np.int64)
         reset_q = None if spec.reset_sub is None else np.round(spec.reset_sub * s).astype(np.int64)
-        u_init_q = np.clip(np.round(spec.u_init * s), -MAX_UV + 1, MAX_UV - 1).astype(np.int64)
+        u_init_q = np.round(spec.u_init * s)
+        if np.any(np.abs(u_init_q) >= MAX_UV):
+            msg = (f"neuron '{n}': initial current {float(np.max(np.abs(spec.u_init))):.6g} (x scale {s:g}) "
+                   "exceeds the 24-bit state; saturated")
+            if strict:
+                raise UserError(msg)
+            warn.append(msg)
+        u_init_q = np.clip(u_init_q, -MAX_UV + 1, MAX_UV - 1).astype(np.int64)
         qn = QNeuron(n, s, du_q, dv_q, vth_q, bmant, bexp, msg_shifts.get(n, LI_MSG_SHIFT), reset_q, u_init_q)
         qneurons[n] = qn
         b_back = qn.bias_eff / s

@@ -208,12 +208,6 @@ def shift_exp(a: np.ndarray, exp: int) -> np.ndarray:
     return np.right_shift(a, -exp)
 
 
-def decay_fixed(x: np.ndarray, decay_const: int) -> np.ndarray:
-    """Lava bit-accurate decay: ``sign(x * (4096 - c)) * (|x * (4096 - c)| >> 12)`` (int64)."""
-    prod = x.astype(np.int64) * (DECAY_UNITY - int(decay_const))
-    return np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
-
-
 def lif_fixed_update(
     u: np.ndarray, v: np.ndarray, a_in: np.ndarray, du_q: np.ndarray, dv_q: np.ndarray,
     bias_eff: np.ndarray, a_in_int32: bool = False,
@@ -273,12 +267,6 @@ def _decay_(prod: np.ndarray) -> np.ndarray:
     prod += negative
     prod >>= DECAY_SHIFT
     return prod
-
-
-def decay_fixed_vec(x: np.ndarray, decay_const: np.ndarray) -> np.ndarray:
-    """:func:`decay_fixed` with a per-neuron decay constant (broadcast over the last axis)."""
-    prod = x.astype(np.int64) * (DECAY_UNITY - np.asarray(decay_const, dtype=np.int64))
-    return np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)
 
 
 def lif_float_update(

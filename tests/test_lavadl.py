@@ -239,6 +239,31 @@ def test_unsupported_netx_layers_are_refused_in_one_line(tmp_path, layer_type, n
     assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
 
 
+def test_flat_weight_without_a_dividing_shape_is_refused(tmp_path):
+    path = tmp_path / "flat.net"
+    _netx_file(path)
+    with h5py.File(path, "a") as f:  # an input layer of 4, then the dense layer of 3 with 10 weights
+        f.move("layer/0", "layer/1")
+        f.create_dataset("layer/0/type", (1,), "S10", [b"input"])
+        f.create_dataset("layer/0/shape", data=np.array([4]))
+        del f["layer/1/weight"]
+        f["layer/1/weight"] = np.full(10, 2.0)
+    with pytest.raises(UserError, match=r"layer 1 \(dense\): a flat weight of 10 values needs a layer shape"):
+        load_network(path)
+
+
+def test_auto_weight_planes_keep_a_native_network_native(tmp_path):
+    _, path = _chain(tmp_path, [12, 16, 8])
+    x = _spikes(3, 12, 12, 0.3)
+    net = load_network(path)
+    native = net.run(x, precision="fixed").spikes
+    net.quantize(calibration=x, weight_planes="auto")
+    assert net.quant.origins == {"cuba_0": "native", "cuba_1": "native"} and net.plane_choice is None
+    assert all(len(qp.planes) == 1 for qp in net.quant.projections)
+    again = net.run(x, precision="fixed").spikes
+    assert all(np.array_equal(again[k], native[k]) for k in native)
+
+
 def test_bad_files_and_sources(tmp_path, run_cli):
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
