@@ -135,7 +135,7 @@ def test_interrupted_run_leaves_complete_files_and_a_rerun_finishes(events_root,
     shutil.copytree(events_root, root)
     first = read_split(FeatureLayout(root), "train")[0]
     rng = np.random.default_rng(0)
-    n = 3_000_000  # a long first video (120 s), so the run is still busy when interrupted
+    n = 12_000_000  # a long first video (120 s, ~15 s to extract), so the run is still busy when interrupted
     geometry = Geometry(SMALL_CONFIG.width, SMALL_CONFIG.height)
     write_npz(root / "events" / f"{first}.npz", make_events(
         np.sort(rng.integers(0, 120_000_000, n)), rng.integers(0, geometry.width, n),
@@ -151,6 +151,7 @@ def test_interrupted_run_leaves_complete_files_and_a_rerun_finishes(events_root,
         time.sleep(0.05)
     children = psutil.Process(process.pid).children(recursive=True)
     assert len(children) >= 2
+    assert not (folder / f"{first}.npy").exists()  # the long video is still being extracted
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted" in err
