@@ -590,19 +590,21 @@ def _align_exponents(graph: RuntimeGraph, scales: dict[str, float], msg_shifts: 
         msg_shifts[n] = min(_MSG_SHIFT_MAX, LI_MSG_SHIFT + max([0] + [-8 - e for e in exps]))
 
 
+def _input_layer_exps(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> list[int]:
+    """The weight exponent each non-zero layer from the input needs at input scale ``s_in``."""
+    return [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / s_in) for p in graph.projections
+            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
+
+
 def _integer_input_scale(graph: RuntimeGraph, scales: dict[str, float]) -> float:
     """``S_in`` for an integer input: 1 (every value sent as it is), raised by powers of two only
     where a layer from the input would need a weight exponent above 7 (still lossless)."""
-    exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT)) for p in graph.projections
-            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
-    return 2.0 ** max([0] + [e - 7 for e in exps])
+    return 2.0 ** max([0] + [e - 7 for e in _input_layer_exps(graph, scales, 1.0)])
 
 
 def _align_input_scale(graph: RuntimeGraph, scales: dict[str, float], s_in: float) -> float:
     """Lower ``s_in`` (by at most 2**4) so that the layers from the input need exponents >= -8."""
-    exps = [_natural_exp(_wmax(p) * scales[p.dst] / (1 << ACT_SHIFT) / s_in) for p in graph.projections
-            if p.src == graph.input_name and p.dst in scales and _wmax(p) > 0]
-    return s_in / 2.0 ** min(4, max([0] + [-8 - e for e in exps]))
+    return s_in / 2.0 ** min(4, max([0] + [-8 - e for e in _input_layer_exps(graph, scales, s_in)]))
 
 
 def _rel_rms(got: np.ndarray, ref: np.ndarray) -> float:
