@@ -126,11 +126,11 @@ class Emulator:
             T = m.shape[0]
             c = np.zeros(m.shape[:2] + (g.size(n),), dtype=m.dtype)
             if d < T:
-                c[d:] = self._product(src, mt, exp, m[:T - d], fixed)
+                c[d:] = self.term_input(src, mt, exp, m[:T - d], fixed)
             out.append(c)
         return out
 
-    def _product(self, src: str, mt: SynapseMatrix | None, exp: int, m: np.ndarray, fixed: bool) -> np.ndarray:
+    def term_input(self, src: str, mt: SynapseMatrix | None, exp: int, m: np.ndarray, fixed: bool) -> np.ndarray:
         """One term's input from messages ``m`` ``[..., N_src]``: ``W m`` (float); in fixed point
         Lava's int32 dot (graded sources), shifted by the weight exponent and wrapped; ``m``
         itself for a direct wire (``mt`` None)."""
@@ -176,7 +176,7 @@ class Emulator:
                         a = np.zeros((B, spec.size))
                         for (src, d, mt, _), c in zip(self.into[n], pre[n]):
                             if t - d >= 0:
-                                a = a + (c[t] if c is not None else self._product(src, mt, 0, msgs[src][t - d], False))
+                                a = a + (c[t] if c is not None else self.term_input(src, mt, 0, msgs[src][t - d], False))
                     u, v = state[n]  # updated in place: u = u (1 - du) + a; v = v (1 - dv) + u + bias
                     u *= keep[n][0]
                     u += a
@@ -215,7 +215,7 @@ class Emulator:
                     syn = [c for (_, _, mt, _), c in zip(self.into[n], pre[n]) if mt is not None]
                     direct = [c for (_, _, mt, _), c in zip(self.into[n], pre[n]) if mt is None]
                     shape = (T, B, g.size(n))
-                    # one synapse term is an int32 already (see _product); sums wrap
+                    # one synapse term is an int32 already (see term_input); sums wrap
                     a = syn[0] if len(syn) == 1 else wrap_int32(_sum_in_order(syn, shape, np.int64))
                     if n in g.outputs:  # nothing leaves an Output: never inside a loop
                         raw_a[n] = a.transpose(1, 0, 2)
@@ -240,7 +240,7 @@ class Emulator:
                         a = np.zeros((B, spec.size), dtype=np.int64)
                         for (src, d, mt, exp), c in zip(self.into[n], pre[n]):
                             if t - d >= 0:
-                                a = a + (c[t] if c is not None else self._product(src, mt, exp, msgs[src][t - d], True))
+                                a = a + (c[t] if c is not None else self.term_input(src, mt, exp, msgs[src][t - d], True))
                         a_in = wrap_int32(a)
                     u, v = state[n]
                     u, v = lif_fixed_update(u, v, a_in, qn.du_q, qn.dv_q, qn.bias_eff, a_in_int32=True)

@@ -47,7 +47,7 @@ from ucfdvs.neuro_runtime.graph_check import RuntimeGraph, load_graph
 from ucfdvs.neuro_runtime.native_fixed import quantize_native
 from ucfdvs.neuro_runtime.quantize import QuantizationWarning, QuantizedGraph, quantize
 from ucfdvs.neuro_runtime.records import RunRecord
-from ucfdvs.neuro_runtime.semantics import lif_fixed_update, shift_exp, wrap_int32
+from ucfdvs.neuro_runtime.semantics import lif_fixed_update, wrap_int32
 from ucfdvs.neuro_runtime.sources import SOURCES, SourceRecord, SourceWarning, load_foreign
 
 BACKENDS = ("emu", "lava")
@@ -369,11 +369,8 @@ class Network:
                 shifted[:, d:] = m[:, :T - d] if d else m
                 if mt is None:
                     a_dir += shifted
-                elif q is None:
-                    a_syn += mt(shifted)
                 else:
-                    acc = wrap_int32(mt(shifted))
-                    a_syn += wrap_int32(shift_exp(acc, exp))
+                    a_syn += emu.term_input(src, mt, exp, shifted, q is not None)
             v_out = np.zeros((B, T, spec.size))
             fired = np.zeros((B, T, spec.size), dtype=bool)
             start, reset_sub = spec.start, spec.reset_sub  # steps before its first input; None: reset to v_reset
