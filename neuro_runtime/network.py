@@ -197,7 +197,7 @@ class Network:
             raise UserError(f"weight_planes must be 1 to 4, 'exact', a mapping or 'auto', got {weight_planes!r}")
         if integer_input is None:
             seen = [a for a in (cal, choice) if a is not None]
-            integer_input = bool(seen) and all(_is_integer(a) for a in seen)
+            integer_input = bool(seen) and all(integer_valued(a) for a in seen)
         kw = dict(input_range=input_range, calibration=cal, integer_input=integer_input)
         self.plane_choice = None
         with warnings.catch_warnings():
@@ -283,7 +283,7 @@ class Network:
         pad = self.flush_steps() if flush else 0
         if pad:
             xs = np.concatenate([xs, np.zeros((xs.shape[0], pad, xs.shape[2]))], axis=1)
-        quant = self._fixed_point_for(float(np.abs(xs).max()), _is_integer(xs)) if prec == "fixed_pt" else None
+        quant = self._fixed_point_for(float(np.abs(xs).max()), integer_valued(xs)) if prec == "fixed_pt" else None
         t0 = time.perf_counter()
         if backend == "emu":
             rec = self._emulator(prec, quant).run(xs)
@@ -326,7 +326,7 @@ class Network:
             raise UserError("no sequences to run")
         quant = None
         if prec == "fixed_pt":
-            quant = self._fixed_point_for(max(float(np.abs(q).max()) for q in seqs), all(_is_integer(q) for q in seqs))
+            quant = self._fixed_point_for(max(float(np.abs(q).max()) for q in seqs), all(integer_valued(q) for q in seqs))
         if backend == "lava":
             from ucfdvs.neuro_runtime.lava_run import run_lava
 
@@ -495,6 +495,6 @@ def load_inputs(path: str | Path, net: Network) -> Any:
     return arrays if arrays.ndim == len(net.input_shape) + 2 else arrays[None]
 
 
-def _is_integer(x: np.ndarray) -> bool:
+def integer_valued(x: np.ndarray) -> bool:
     """Whether every value of ``x`` is an integer (events, spike counts)."""
     return bool(np.array_equal(x, np.round(x)))

@@ -88,10 +88,12 @@ def quantize_on_input(net, x, weight_planes: int | str) -> None:
     """Fixed point for a run without calibration input: the input scale from ``max |x|`` (``S_in =
     1`` when ``x`` holds integers), node scales from bounds; ``"auto"`` chooses the weight planes
     on ``x`` itself (so the agreement reported for this run is the one they were chosen on)."""
+    from ucfdvs.neuro_runtime.network import integer_valued
+
     xs = net.check_input(x)
     net.quantize(input_range=float(np.abs(xs).max()) or 1.0, weight_planes=weight_planes,
                  choice_input=x if weight_planes == "auto" else None,
-                 integer_input=bool(np.array_equal(xs, np.round(xs))))
+                 integer_input=integer_valued(xs))
 
 
 def parse_weight_planes(text: str) -> int | str:
